@@ -1,0 +1,63 @@
+"""What one service call leaves behind for the audit trail, and the store's interface.
+
+The records hold no patient data: the store replaces ``patient_id`` with a keyed hash
+(HMAC with ``CDS_AUDIT_KEY``) before anything is written; names, birth dates, values and
+tokens never enter these records at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from cds_service.protocol import Feedback
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestionAudit:
+    uuid: str
+    # What the suggestion does, e.g. "create:MedicationRequest", "create:ServiceRequest",
+    # "delete:MedicationRequest"; several actions are joined with "+".
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class CardAudit:
+    uuid: str
+    indicator: str
+    topic: str
+    rule_ids: tuple[str, ...]
+    suggestions: tuple[SuggestionAudit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationAudit:
+    hook_instance: str
+    service_id: str
+    hook: str
+    patient_id: str  # hashed by the store; never written as is
+    knowledge_version: str
+    started_at: datetime
+    latency_ms: float
+    status: int
+    cards: tuple[CardAudit, ...]
+
+
+class AuditStore(Protocol):
+    """Durable audit and feedback storage (SQLite by default, PostgreSQL at scale)."""
+
+    async def record_invocation(self, invocation: InvocationAudit) -> None:
+        """Store one invocation; failures are logged and counted by the caller, not fatal."""
+
+    async def record_feedback(self, service_id: str, feedback: Sequence[Feedback]) -> None:
+        """Store a feedback batch atomically and idempotently; return only once committed.
+
+        Raises ``ServiceUnavailable`` when the batch could not be committed.
+        """
+
+    async def ready(self) -> bool:
+        """True when the database answers."""
+
+    async def aclose(self) -> None: ...

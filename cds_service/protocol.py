@@ -1,0 +1,274 @@
+"""CDS Hooks 2.0 wire models: a tolerant reader for requests, a strict writer for responses.
+
+Requests accept what real clients send (extra fields, legacy root-level ``user``/``patient``,
+DSTU2/STU3 resources inside ``draftOrders``); FHIR content stays raw JSON here and is read by
+``snapshot.py``. Responses are built from models that refuse anything the spec forbids; the
+independent checker in ``validate.py`` re-checks the serialised result.
+Spec: https://cds-hooks.hl7.org/2.0/ (section names quoted beside the checks).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from cds_service.errors import BadRequest
+
+HOOKS_WITH_DRAFT_ORDERS = frozenset({"order-select", "order-sign"})
+
+# "Context: REQUIRED" per hook (CDS Hooks library, hook specificationVersion 1.0).
+REQUIRED_CONTEXT: dict[str, tuple[str, ...]] = {
+    "patient-view": ("userId", "patientId"),
+    "order-select": ("userId", "patientId", "selections", "draftOrders"),
+    "order-sign": ("userId", "patientId", "draftOrders"),
+}
+
+
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class FhirAuthorization(_Tolerant):
+    """§Passing the Access Token. The token is secret: it never reaches a log or a store."""
+
+    access_token: SecretStr
+    token_type: str = "Bearer"
+    expires_in: int | None = None
+    scope: str | None = None
+    subject: str | None = None
+    patient: str | None = None
+
+
+class HookRequest(_Tolerant):
+    """The body of ``POST /cds-services/{id}``; FHIR resources are kept as raw JSON."""
+
+    hook: str = Field(min_length=1)
+    hookInstance: str = Field(min_length=1)
+    fhirServer: str | None = None
+    fhirAuthorization: FhirAuthorization | None = None
+    context: dict[str, Any]
+    prefetch: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_root_fields(cls, data: Any) -> Any:
+        # Pre-1.0 clients put user/patient/encounter at the root (cds-hooks/docs#232).
+        if isinstance(data, dict) and any(k in data for k in ("user", "patient", "encounter")):
+            context = dict(data.get("context") or {}) if isinstance(data.get("context"), dict) else {}
+            for legacy, current in (
+                ("user", "userId"),
+                ("patient", "patientId"),
+                ("encounter", "encounterId"),
+            ):
+                if isinstance(data.get(legacy), str) and current not in context:
+                    context[current] = data[legacy]
+            data = {**data, "context": context}
+        return data
+
+    @model_validator(mode="after")
+    def _fhir_server_with_token(self) -> HookRequest:
+        # §Calling a CDS Service: fhirServer is "CONDITIONAL: required if fhirAuthorization is used".
+        if self.fhirAuthorization is not None and not self.fhirServer:
+            raise ValueError("fhirServer is required when fhirAuthorization is present")
+        return self
+
+    @property
+    def patient_id(self) -> str:
+        return str(self.context["patientId"])
+
+    @property
+    def access_token(self) -> str | None:
+        auth = self.fhirAuthorization
+        return auth.access_token.get_secret_value() if auth is not None else None
+
+    def check_context(self) -> None:
+        """Raise ``BadRequest`` unless the context has what this hook requires."""
+        context = self.context
+        for name in REQUIRED_CONTEXT.get(self.hook, ("patientId",)):
+            value = context.get(name)
+            if value is None or value == "" or value == []:
+                raise BadRequest(f"context.{name} is required for hook {self.hook}")
+        for name in ("userId", "patientId", "encounterId"):
+            if name in context and not isinstance(context[name], str):
+                raise BadRequest(f"context.{name} must be a string")
+        if self.hook in HOOKS_WITH_DRAFT_ORDERS:
+            draft = context.get("draftOrders")
+            if not isinstance(draft, dict) or draft.get("resourceType") != "Bundle":
+                raise BadRequest("context.draftOrders must be a FHIR Bundle")
+            entries = draft.get("entry", [])
+            if not isinstance(entries, list):
+                raise BadRequest("context.draftOrders.entry must be a list")
+        if self.hook == "order-select":
+            selections = context.get("selections")
+            if not isinstance(selections, list) or not all(isinstance(s, str) for s in selections):
+                raise BadRequest("context.selections must be a list of references")
+
+
+# ---------------------------------------------------------------------------------------------
+# Feedback (§Feedback)
+
+
+class Coding(BaseModel):
+    """A Coding as CDS Hooks uses it: ``code`` and ``system`` REQUIRED."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system: str = Field(min_length=1)
+    code: str = Field(min_length=1)
+    display: str | None = None
+
+
+class _FeedbackCoding(Coding):
+    # The sandbox sends only {code, system}; clients may add userSelected etc.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class AcceptedSuggestion(_Tolerant):
+    id: str = Field(min_length=1)
+
+
+class OverrideReason(_Tolerant):
+    reason: _FeedbackCoding | None = None
+    userComment: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> OverrideReason:
+        # cds-fb-3: an overrideReason must contain a reason, a userComment, or both.
+        if self.reason is None and not self.userComment:
+            raise ValueError("overrideReason needs a reason or a userComment")
+        return self
+
+
+class Feedback(_Tolerant):
+    card: str = Field(min_length=1)
+    outcome: Literal["accepted", "overridden"]
+    acceptedSuggestions: list[AcceptedSuggestion] | None = None
+    overrideReason: OverrideReason | None = None
+    outcomeTimestamp: str = Field(min_length=1)
+
+    @field_validator("outcomeTimestamp")
+    @classmethod
+    def _rfc3339(cls, value: str) -> str:
+        from datetime import datetime
+
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError("outcomeTimestamp must be an RFC 3339 date-time") from exc
+        if parsed.tzinfo is None:
+            raise ValueError("outcomeTimestamp must carry a time zone (UTC)")
+        return value
+
+    @model_validator(mode="after")
+    def _accepted_needs_suggestions(self) -> Feedback:
+        # "acceptedSuggestions: CONDITIONAL, required when outcome is accepted".
+        if self.outcome == "accepted" and not self.acceptedSuggestions:
+            raise ValueError("acceptedSuggestions is required when outcome is accepted")
+        return self
+
+
+class FeedbackRequest(_Tolerant):
+    feedback: list[Feedback] = Field(min_length=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Response (§CDS Service Response): strict writer.
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def wire(self) -> dict[str, Any]:
+        # "An OPTIONAL element with no value MUST be omitted" (§Use of JSON).
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class Source(_Strict):
+    label: str = Field(min_length=1)
+    url: str | None = None
+    icon: str | None = None
+    topic: Coding | None = None
+
+
+class Action(_Strict):
+    type: Literal["create", "update", "delete"]
+    description: str = Field(min_length=1)
+    resource: dict[str, Any] | None = None
+    resourceId: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Action:
+        if self.type in ("create", "update") and not self.resource:
+            raise ValueError(f"{self.type} action needs a resource")
+        # cds-resp-2: delete uses resourceId, not resource.
+        if self.type == "delete" and (not self.resourceId or self.resource is not None):
+            raise ValueError("delete action needs resourceId and no resource")
+        return self
+
+
+class Suggestion(_Strict):
+    label: str = Field(min_length=1)
+    uuid: str = Field(default_factory=new_uuid)
+    isRecommended: bool | None = None
+    actions: list[Action] | None = None
+
+    @field_validator("actions")
+    @classmethod
+    def _non_empty(cls, value: list[Action] | None) -> list[Action] | None:
+        return value or None
+
+
+class Link(_Strict):
+    label: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+    type: Literal["absolute", "smart"]
+    appContext: str | None = None
+
+    @model_validator(mode="after")
+    def _app_context(self) -> Link:
+        # cds-resp-3: appContext only for smart links.
+        if self.appContext is not None and self.type != "smart":
+            raise ValueError("appContext is only allowed on smart links")
+        return self
+
+
+class OverrideCoding(Coding):
+    # "display is REQUIRED for override reasons" (2.0).
+    display: str = Field(min_length=1)
+
+
+class Card(_Strict):
+    uuid: str = Field(default_factory=new_uuid)
+    summary: str = Field(min_length=1, max_length=139)
+    detail: str | None = None
+    indicator: Literal["info", "warning", "critical"]
+    source: Source
+    suggestions: list[Suggestion] | None = None
+    selectionBehavior: Literal["at-most-one", "any"] | None = None
+    overrideReasons: list[OverrideCoding] | None = None
+    links: list[Link] | None = None
+
+    @model_validator(mode="after")
+    def _invariants(self) -> Card:
+        if self.suggestions is not None and not self.suggestions:
+            object.__setattr__(self, "suggestions", None)
+        if self.overrideReasons is not None and not self.overrideReasons:
+            object.__setattr__(self, "overrideReasons", None)
+        if self.links is not None and not self.links:
+            object.__setattr__(self, "links", None)
+        # cds-resp-6: "selectionBehavior MUST be present if suggestions is".
+        if self.suggestions and self.selectionBehavior is None:
+            raise ValueError("selectionBehavior is required with suggestions")
+        if not self.suggestions and self.selectionBehavior is not None:
+            object.__setattr__(self, "selectionBehavior", None)
+        # cds-resp-1: with at-most-one, at most one suggestion isRecommended.
+        if self.selectionBehavior == "at-most-one" and self.suggestions:
+            if sum(1 for s in self.suggestions if s.isRecommended) > 1:
+                raise ValueError("at most one suggestion may be recommended with at-most-one")
+        return self
