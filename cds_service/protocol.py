@@ -18,11 +18,14 @@ from cds_service.errors import BadRequest
 
 HOOKS_WITH_DRAFT_ORDERS = frozenset({"order-select", "order-sign"})
 
-# "Context: REQUIRED" per hook (CDS Hooks library, hook specificationVersion 1.0).
+# The context the service cannot work without. The spec also REQUIRES userId (all hooks) and
+# selections (order-select), but real clients omit them (the HL7 PDDI IG examples send no
+# userId) and the service needs neither: userId is only a prefetch token, and without
+# selections every draft order is treated as selected. Tolerant reader, strict writer.
 REQUIRED_CONTEXT: dict[str, tuple[str, ...]] = {
-    "patient-view": ("userId", "patientId"),
-    "order-select": ("userId", "patientId", "selections", "draftOrders"),
-    "order-sign": ("userId", "patientId", "draftOrders"),
+    "patient-view": ("patientId",),
+    "order-select": ("patientId", "draftOrders"),
+    "order-sign": ("patientId", "draftOrders"),
 }
 
 
@@ -34,7 +37,7 @@ class FhirAuthorization(_Tolerant):
     """§Passing the Access Token. The token is secret: it never reaches a log or a store."""
 
     access_token: SecretStr
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - a token type, not a secret
     expires_in: int | None = None
     scope: str | None = None
     subject: str | None = None
@@ -53,10 +56,14 @@ class HookRequest(_Tolerant):
 
     @model_validator(mode="before")
     @classmethod
-    def _legacy_root_fields(cls, data: Any) -> Any:
+    def _legacy_shapes(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        context = data.get("context")
+        context = dict(context) if isinstance(context, dict) else context
         # Pre-1.0 clients put user/patient/encounter at the root (cds-hooks/docs#232).
-        if isinstance(data, dict) and any(k in data for k in ("user", "patient", "encounter")):
-            context = dict(data.get("context") or {}) if isinstance(data.get("context"), dict) else {}
+        if any(k in data for k in ("user", "patient", "encounter")):
+            context = context if isinstance(context, dict) else {}
             for legacy, current in (
                 ("user", "userId"),
                 ("patient", "patientId"),
@@ -64,6 +71,17 @@ class HookRequest(_Tolerant):
             ):
                 if isinstance(data.get(legacy), str) and current not in context:
                     context[current] = data[legacy]
+        # Early order hooks sent the draft orders as context.medications (a list or a Bundle).
+        if isinstance(context, dict) and "draftOrders" not in context:
+            medications = context.get("medications")
+            if isinstance(medications, list):
+                context["draftOrders"] = {
+                    "resourceType": "Bundle",
+                    "entry": [{"resource": m} for m in medications],
+                }
+            elif isinstance(medications, dict) and medications.get("resourceType") == "Bundle":
+                context["draftOrders"] = medications
+        if context is not data.get("context"):
             data = {**data, "context": context}
         return data
 
@@ -100,10 +118,11 @@ class HookRequest(_Tolerant):
             entries = draft.get("entry", [])
             if not isinstance(entries, list):
                 raise BadRequest("context.draftOrders.entry must be a list")
-        if self.hook == "order-select":
-            selections = context.get("selections")
-            if not isinstance(selections, list) or not all(isinstance(s, str) for s in selections):
-                raise BadRequest("context.selections must be a list of references")
+        selections = context.get("selections")
+        if selections is not None and (
+            not isinstance(selections, list) or not all(isinstance(s, str) for s in selections)
+        ):
+            raise BadRequest("context.selections must be a list of references")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,7 +287,7 @@ class Card(_Strict):
         if not self.suggestions and self.selectionBehavior is not None:
             object.__setattr__(self, "selectionBehavior", None)
         # cds-resp-1: with at-most-one, at most one suggestion isRecommended.
-        if self.selectionBehavior == "at-most-one" and self.suggestions:
-            if sum(1 for s in self.suggestions if s.isRecommended) > 1:
-                raise ValueError("at most one suggestion may be recommended with at-most-one")
+        recommended = sum(1 for s in self.suggestions or () if s.isRecommended)
+        if self.selectionBehavior == "at-most-one" and recommended > 1:
+            raise ValueError("at most one suggestion may be recommended with at-most-one")
         return self

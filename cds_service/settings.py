@@ -55,6 +55,10 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # Re-check every response with the CDS Hooks validator before sending it (tests turn this
+    # on; in production it costs a little time per call).
+    validate_responses: bool = False
+
     @field_validator("public_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:

@@ -1,0 +1,311 @@
+"""The HTTP surface: ``create_app(settings)`` wires routes, CORS, errors and pooled I/O.
+
+Only this module turns errors into responses: a short FHIR OperationOutcome with the status the
+error carries, never a stack trace (401s are bare, with ``WWW-Authenticate: Bearer``). Bodies
+are read once, with a size limit, and parsed with orjson; FHIR content is never validated
+wholesale on the request path (see architecture.md, "fast by construction").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cds_service import __version__
+from cds_service.audit import AuditStore, InvocationAudit
+from cds_service.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    CDSError,
+    PayloadTooLarge,
+    UnknownService,
+    UnsupportedMediaType,
+)
+from cds_service.fhir_client import FhirClient
+from cds_service.knowledge import KnowledgeBase, load_knowledge
+from cds_service.openapi import feedback_request_schema, hook_request_schema
+from cds_service.pipeline import evaluate
+from cds_service.prefetch import resolve
+from cds_service.protocol import FeedbackRequest, HookRequest
+from cds_service.services import ServiceDefinition, load_services
+from cds_service.settings import Settings
+from cds_service.validate import check_response
+
+logger = logging.getLogger("cds_service")
+access_logger = logging.getLogger("cds_service.access")
+
+JSON = "application/json"
+
+
+def outcome(status: int, code: str, message: str) -> Response:
+    """A FHIR OperationOutcome error body (the CDS Hooks 3.0 ballot's recommendation)."""
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": message}],
+    }
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON)
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The request body parsed as JSON; 413 past ``limit`` bytes, 400 when malformed."""
+    content_type = request.headers.get("content-type", "")
+    if content_type and "json" not in content_type.lower():
+        raise UnsupportedMediaType("the body must be JSON (Content-Type: application/json)")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+    try:
+        return orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest("the body is not valid JSON") from exc
+
+
+def _first_error(exc: ValidationError) -> str:
+    # Never echo the offending input: it may hold patient data or a token.
+    error = exc.errors(include_input=False, include_url=False)[0]
+    where = ".".join(str(part) for part in error["loc"]) or "body"
+    return f"{where}: {error['msg']}"
+
+
+def audience(request: Request, settings: Settings) -> str:
+    """The exact URL the caller called, as the JWT ``aud`` must name it."""
+    if settings.public_base_url:
+        return settings.public_base_url + request.url.path
+    return str(request.url.replace(query="", fragment=""))
+
+
+async def authenticate(request: Request) -> None:
+    authenticator = request.app.state.authenticator
+    if authenticator is not None:
+        settings: Settings = request.app.state.settings
+        await authenticator.authenticate(
+            request.headers.get("authorization"), audience(request, settings)
+        )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    knowledge: KnowledgeBase | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """Build the service from its settings; nothing is created at import time."""
+    kb = knowledge or load_knowledge(settings.mappings_dir)
+    registry = load_services(settings.hooks_dir, kb)
+    discovery_body = orjson.dumps(registry.discovery())
+    now = clock or (lambda: datetime.now(UTC))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        timeout = httpx.Timeout(
+            connect=settings.fhir_connect_timeout,
+            read=settings.fhir_read_timeout,
+            write=settings.fhir_read_timeout,
+            pool=settings.fhir_connect_timeout,
+        )
+        limits = httpx.Limits(max_connections=settings.fhir_max_connections)
+        async with httpx.AsyncClient(
+            timeout=timeout, limits=limits, follow_redirects=False
+        ) as client:
+            app.state.http_client = client
+            app.state.fhir = FhirClient(client, max_pages=settings.fhir_max_pages)
+            try:
+                yield
+            finally:
+                pending = list(app.state.background)
+                if pending:
+                    await asyncio.wait(pending, timeout=5)
+                store: AuditStore | None = app.state.store
+                if store is not None:
+                    await store.aclose()
+
+    app = FastAPI(
+        title="Neurotransmitter CDS Hooks service",
+        version=__version__,
+        summary="CDS Hooks 2.0: neurotransmitter pathway assessment and supplement safety.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.knowledge = kb
+    app.state.registry = registry
+    app.state.authenticator = None
+    app.state.store = None
+    app.state.background = set()
+    app.state.fhir = None
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+    _install_error_handlers(app)
+
+    def service_for(service_id: str) -> ServiceDefinition:
+        service = registry.services.get(service_id)
+        if service is None:
+            raise UnknownService(f"no CDS service with id {service_id!r}")
+        return service
+
+    @app.get("/cds-services", tags=["CDS Hooks"], summary="Discovery: the services offered")
+    async def discovery(request: Request) -> Response:
+        await authenticate(request)
+        return Response(discovery_body, media_type=JSON)
+
+    @app.post(
+        "/cds-services/{service_id}",
+        tags=["CDS Hooks"],
+        summary="Call a CDS service",
+        openapi_extra=hook_request_schema(registry),
+    )
+    async def call_service(service_id: str, request: Request) -> Response:
+        started = time.perf_counter()
+        started_at = now()
+        await authenticate(request)
+        service = service_for(service_id)
+        body = await read_json(request, settings.max_body_bytes)
+        if not isinstance(body, dict):
+            raise BadRequest("the body must be a JSON object")
+        try:
+            hook_request = HookRequest.model_validate(body)
+        except ValidationError as exc:
+            raise BadRequest(_first_error(exc)) from exc
+        if hook_request.hook != service.hook:
+            raise BadRequest(
+                f"service {service.id} answers {service.hook}, not {hook_request.hook}"
+            )
+        hook_request.check_context()
+        prefetched = await resolve(
+            hook_request,
+            service,
+            request.app.state.fhir,
+            total_timeout=settings.fhir_read_timeout + settings.fhir_connect_timeout,
+        )
+        result = evaluate(hook_request, prefetched, kb, started_at)
+        if settings.validate_responses:
+            problems = check_response(result.response)
+            if problems:
+                logger.error("invalid response from %s: %s", service.id, problems[:5])
+                raise CDSError("the service produced an invalid response")
+        latency_ms = (time.perf_counter() - started) * 1000
+        access_logger.info(
+            "hook call",
+            extra={
+                "hook_instance": hook_request.hookInstance,
+                "service": service.id,
+                "status": 200,
+                "latency_ms": round(latency_ms, 2),
+                "cards": len(result.cards),
+            },
+        )
+        store: AuditStore | None = request.app.state.store
+        if store is not None:
+            record = InvocationAudit(
+                hook_instance=hook_request.hookInstance,
+                service_id=service.id,
+                hook=service.hook,
+                patient_id=hook_request.patient_id,
+                knowledge_version=kb.version,
+                started_at=started_at,
+                latency_ms=latency_ms,
+                status=200,
+                cards=result.cards,
+            )
+            _in_background(request.app, store.record_invocation(record))
+        return json_response(result.response)
+
+    @app.post(
+        "/cds-services/{service_id}/feedback",
+        tags=["CDS Hooks"],
+        summary="Feedback on cards (accepted or overridden)",
+        openapi_extra=feedback_request_schema(),
+    )
+    async def feedback(service_id: str, request: Request) -> Response:
+        await authenticate(request)
+        service = service_for(service_id)
+        body = await read_json(request, settings.max_body_bytes)
+        try:
+            items = FeedbackRequest.model_validate(body).feedback
+        except ValidationError as exc:
+            raise BadRequest(_first_error(exc)) from exc
+        store: AuditStore | None = request.app.state.store
+        if store is not None:
+            # A 200 means the rows are committed; ServiceUnavailable becomes a 503 to retry.
+            await store.record_feedback(service.id, items)
+        return Response(status_code=200)
+
+    @app.get("/healthz", tags=["Operations"], summary="Liveness: the process answers")
+    async def healthz() -> Response:
+        return json_response({"status": "ok"})
+
+    return app
+
+
+def _in_background(app: FastAPI, coroutine: Any) -> None:
+    """Run an audit write after the response; keep a reference so it is not collected."""
+
+    async def guarded() -> None:
+        try:
+            await coroutine
+        except Exception:
+            logger.exception("audit write failed")
+
+    task = asyncio.get_running_loop().create_task(guarded())
+    app.state.background.add(task)
+    task.add_done_callback(app.state.background.discard)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AuthenticationFailed)
+    async def _unauthorised(request: Request, exc: AuthenticationFailed) -> Response:
+        logger.warning("authentication failed: %s", exc.reason, extra={"path": request.url.path})
+        return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(CDSError)
+    async def _cds_error(request: Request, exc: CDSError) -> Response:
+        if exc.status_code >= 500:
+            logger.error("%s on %s: %s", type(exc).__name__, request.url.path, exc.message)
+        return outcome(exc.status_code, exc.issue_code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return outcome(400, "invalid", "the request is not valid")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "processing")
+        response = outcome(exc.status_code, code, str(exc.detail))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        logger.error("unexpected error on %s", request.url.path, exc_info=exc)
+        return outcome(500, "exception", "internal error")

@@ -1,0 +1,88 @@
+"""Evaluate the predicate language of ``mappings/`` against a snapshot, recording a trace.
+
+Every clause is two-valued; "no current value" is an explicit ``missing: true`` test, never an
+implicit false that a rule could misread as "normal".
+"""
+
+from __future__ import annotations
+
+from cds_service.engine.types import Trace
+from cds_service.knowledge.schema import (
+    AgePredicate,
+    AllPredicate,
+    AnyPredicate,
+    ConditionPredicate,
+    LabPredicate,
+    MedicationPredicate,
+    NotPredicate,
+    Predicate,
+    SexPredicate,
+)
+from cds_service.snapshot import PatientSnapshot
+
+
+def holds(predicate: Predicate, snapshot: PatientSnapshot, trace: Trace) -> bool:
+    """True when the predicate holds for the patient; ``trace`` collects the inputs read."""
+    if isinstance(predicate, LabPredicate):
+        return _lab(predicate, snapshot, trace)
+    if isinstance(predicate, AllPredicate):
+        return all(holds(child, snapshot, trace) for child in predicate.all)
+    if isinstance(predicate, AnyPredicate):
+        return any(holds(child, snapshot, trace) for child in predicate.any)
+    if isinstance(predicate, NotPredicate):
+        return not holds(predicate.not_, snapshot, trace)
+    if isinstance(predicate, MedicationPredicate):
+        return _medication(predicate, snapshot, trace)
+    if isinstance(predicate, ConditionPredicate):
+        found = False
+        for condition in snapshot.conditions:
+            if condition.active and predicate.condition in condition.classes:
+                trace.conditions[condition.ref] = condition
+                found = True
+        return found
+    if isinstance(predicate, AgePredicate):
+        trace.age_used = True
+        age = snapshot.age
+        return predicate.if_unknown if age is None else predicate.age.contains(age)
+    if isinstance(predicate, SexPredicate):
+        return snapshot.sex == predicate.sex
+    raise TypeError(f"unknown predicate {type(predicate).__name__}")  # pragma: no cover
+
+
+def _lab(predicate: LabPredicate, snapshot: PatientSnapshot, trace: Trace) -> bool:
+    fact = snapshot.labs.get(predicate.lab)
+    if fact is None:
+        trace.missing[predicate.lab] = None
+        stale = snapshot.stale_labs.get(predicate.lab)
+        if stale is not None:
+            trace.stale[predicate.lab] = stale
+        return bool(predicate.missing)
+    trace.labs[predicate.lab] = fact
+    if predicate.missing is not None:
+        return not predicate.missing
+    if predicate.band is not None:
+        return fact.band in predicate.bands
+    if fact.value is None or fact.comparator is not None:
+        return False
+    if predicate.above_reference is not None:
+        high = fact.reference_high
+        return high is not None and fact.value > high * predicate.above_reference
+    if predicate.below_reference is not None:
+        low = fact.reference_low
+        return low is not None and fact.value < low * predicate.below_reference
+    return False  # pragma: no cover - the schema requires one test
+
+
+def _medication(predicate: MedicationPredicate, snapshot: PatientSnapshot, trace: Trace) -> bool:
+    target = predicate.medication
+    found = False
+    pool = (
+        snapshot.medications + snapshot.drafts if predicate.include_drafts else snapshot.medications
+    )
+    for medication in pool:
+        if not (medication.active or (predicate.include_recent and medication.recent)):
+            continue
+        if target in medication.classes or target in medication.ingredients:
+            trace.medications[medication.ref] = medication
+            found = True
+    return found

@@ -1,0 +1,75 @@
+"""Typed values passed between the engine's stages (assess -> recommend -> safety -> cards)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cds_service.knowledge.schema import Pathway, Rule, SafetyRule
+from cds_service.snapshot import ConditionFact, LabFact, MedicationFact
+
+PathwayStatus = Literal["likely adequate", "possible limitation", "insufficient data"]
+Verdict = Literal["allow", "warn", "block"]
+
+
+@dataclass(slots=True)
+class Trace:
+    """What a predicate looked at: the inputs a card must show for its rule to be checkable."""
+
+    labs: dict[str, LabFact] = field(default_factory=dict)
+    missing: dict[str, None] = field(default_factory=dict)  # measure ids with no current value
+    stale: dict[str, LabFact] = field(default_factory=dict)
+    medications: dict[str, MedicationFact] = field(default_factory=dict)
+    conditions: dict[str, ConditionFact] = field(default_factory=dict)
+    age_used: bool = False
+
+    def merge(self, other: Trace) -> None:
+        self.labs.update(other.labs)
+        self.missing.update(other.missing)
+        self.stale.update(other.stale)
+        self.medications.update(other.medications)
+        self.conditions.update(other.conditions)
+        self.age_used = self.age_used or other.age_used
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: Rule
+    trace: Trace
+
+
+@dataclass(frozen=True, slots=True)
+class PathwayAssessment:
+    pathway: Pathway
+    status: PathwayStatus
+    findings: tuple[Finding, ...]
+    present_markers: tuple[LabFact, ...]
+    missing_markers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A suggestion the rules would make, before safety has seen it."""
+
+    kind: Literal["medication", "lab_order"]
+    target: str  # intervention id or lab order id
+    pathway: str
+    rule_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyHit:
+    rule: SafetyRule
+    trace: Trace
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    candidate: Candidate
+    verdict: Verdict
+    hits: tuple[SafetyHit, ...]  # every rule that fired, block, warn and info alike
+    reason: str | None = None  # for blocks that are not rules (e.g. "do not offer")
+
+    @property
+    def shown(self) -> bool:
+        return self.verdict != "block"

@@ -1,0 +1,440 @@
+"""Load ``mappings/`` into a validated, indexed, immutable ``KnowledgeBase``.
+
+Validation happens here, once, at start-up and in ``cds-service check-knowledge``: schema errors,
+unknown code systems, rules without citations, dangling references and duplicate codes all fail
+with a ``KnowledgeError`` naming the file and the field. Indexes by code are built here too, so
+the request path only does dictionary look-ups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from cds_service.errors import KnowledgeError
+from cds_service.knowledge.schema import (
+    AllPredicate,
+    Analyte,
+    AnyPredicate,
+    Citation,
+    Code,
+    ConditionClass,
+    ConditionPredicate,
+    Ingredient,
+    Intervention,
+    LabOrder,
+    LabPredicate,
+    Manifest,
+    Measure,
+    MedicationClass,
+    MedicationPredicate,
+    NotPredicate,
+    Pathway,
+    Predicate,
+    Product,
+    Questionnaire,
+    Rule,
+    SafetyRule,
+)
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CitationsFile(_File):
+    citations: list[Citation]
+
+
+class AnalytesFile(_File):
+    analytes: list[Analyte]
+
+
+class QuestionnairesFile(_File):
+    questionnaires: list[Questionnaire]
+
+
+class PathwaysFile(_File):
+    pathways: list[Pathway]
+
+
+class InterventionsFile(_File):
+    interventions: list[Intervention]
+
+
+class LabOrdersFile(_File):
+    lab_orders: list[LabOrder]
+
+
+class RulesFile(_File):
+    rules: list[Rule]
+
+
+class MedicationsFile(_File):
+    classes: list[MedicationClass] = []
+    ingredients: list[Ingredient] = []
+    products: list[Product] = []
+
+
+class ConditionsFile(_File):
+    conditions: list[ConditionClass] = []
+
+
+class SafetyFile(_File):
+    rules: list[SafetyRule] = []
+
+
+def fold_text(text: str) -> str:
+    """Lower-case, letters and digits only, single-spaced, padded: for whole-word matching."""
+    return " " + " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split()) + " "
+
+
+def normalise_unit(unit: str) -> str:
+    """Fold the spellings EHRs use for one UCUM unit (µg, mcg, ug; case) to one key."""
+    folded = unit.strip().replace("µ", "u").replace("μ", "u").lower()
+    return folded.replace("mcg", "ug").replace(" ", "")
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeBase:
+    """Everything the engine knows, validated and indexed; safe to share between requests."""
+
+    root: Path
+    manifest: Manifest
+    citations: dict[str, Citation]
+    measures: dict[str, Measure]
+    pathways: dict[str, Pathway]
+    interventions: dict[str, Intervention]
+    lab_orders: dict[str, LabOrder]
+    rules: tuple[Rule, ...]
+    safety_rules: tuple[SafetyRule, ...]
+    medication_classes: dict[str, MedicationClass]
+    ingredients: dict[str, Ingredient]
+    products: dict[str, Product]
+    condition_classes: dict[str, ConditionClass]
+    # code -> {system URI -> measure}: the one look-up the reader does per Observation coding.
+    measure_codes: dict[str, dict[str, Measure]] = field(repr=False)
+    # measure id -> {normalised unit -> units per canonical unit}
+    unit_factors: dict[str, dict[str, float]] = field(repr=False)
+    system_uris: dict[str, str] = field(repr=False)
+    system_aliases: dict[str, str] = field(repr=False)  # alternative URI -> canonical URI
+    # Medication and condition look-ups (see classify.py).
+    rxnorm_ingredients: dict[str, tuple[str, ...]] = field(repr=False)  # IN or product CUI
+    atc_ingredients: dict[str, tuple[str, ...]] = field(repr=False)
+    atc_class_prefixes: tuple[tuple[str, str], ...] = field(repr=False)  # (prefix, class id)
+    ingredient_names: tuple[tuple[str, str], ...] = field(repr=False)  # (folded name, id)
+    snomed_conditions: dict[str, tuple[str, ...]] = field(repr=False)
+    icd_condition_prefixes: tuple[tuple[str, str], ...] = field(repr=False)
+    condition_names: tuple[tuple[str, str], ...] = field(repr=False)
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    def uri(self, alias: str) -> str:
+        return self.system_uris[alias]
+
+    def citation_links(self, ids: Iterable[str]) -> list[Citation]:
+        return [self.citations[i] for i in ids]
+
+    def observation_codes(self) -> list[tuple[str, str]]:
+        """(system URI, code) of every measure, for prefetch templates (derived, not retyped)."""
+        seen: dict[tuple[str, str], None] = {}
+        for measure in self.measures.values():
+            for code in measure.codes:
+                seen[(self.system_uris[code.system], code.code)] = None
+        return sorted(seen)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except FileNotFoundError as exc:
+        raise KnowledgeError(f"{path}: file is missing") from exc
+    except yaml.YAMLError as exc:
+        raise KnowledgeError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def _parse(path: Path, model: type[T]) -> T:
+    try:
+        return model.model_validate(_read_yaml(path))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise KnowledgeError(
+            f"{path.name}: {where}: {first['msg']} ({exc.error_count()} error(s))"
+        ) from exc
+
+
+def _unique(items: Iterable[Any], file: str, kind: str) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for item in items:
+        if item.id in result:
+            raise KnowledgeError(f"{file}: duplicate {kind} id {item.id!r}")
+        result[item.id] = item
+    return result
+
+
+def _walk(predicate: Predicate) -> Iterator[Predicate]:
+    yield predicate
+    if isinstance(predicate, AllPredicate):
+        for child in predicate.all:
+            yield from _walk(child)
+    elif isinstance(predicate, AnyPredicate):
+        for child in predicate.any:
+            yield from _walk(child)
+    elif isinstance(predicate, NotPredicate):
+        yield from _walk(predicate.not_)
+
+
+def load_knowledge(root: Path) -> KnowledgeBase:
+    """Read, validate and index the knowledge base in ``root`` (the mappings/ folder)."""
+    manifest = _parse(root / "knowledge.yaml", Manifest)
+    citations = _unique(
+        _parse(root / "citations.yaml", CitationsFile).citations, "citations.yaml", "citation"
+    )
+    analytes = _parse(root / "analytes.yaml", AnalytesFile).analytes
+    questionnaires = _parse(root / "questionnaires.yaml", QuestionnairesFile).questionnaires
+    measures: dict[str, Measure] = _unique([*analytes, *questionnaires], "analytes.yaml", "measure")
+    pathways = _unique(
+        _parse(root / "pathways.yaml", PathwaysFile).pathways, "pathways.yaml", "pathway"
+    )
+    interventions = _unique(
+        _parse(root / "interventions.yaml", InterventionsFile).interventions,
+        "interventions.yaml",
+        "intervention",
+    )
+    lab_orders = _unique(
+        _parse(root / "lab_orders.yaml", LabOrdersFile).lab_orders, "lab_orders.yaml", "lab order"
+    )
+    rules: list[Rule] = []
+    rule_files = sorted((root / "rules").glob("*.yaml"))
+    for path in rule_files:
+        rules.extend(_parse(path, RulesFile).rules)
+    _unique(rules, "rules/", "rule")
+    meds = _parse(root / "medications.yaml", MedicationsFile)
+    medication_classes = _unique(meds.classes, "medications.yaml", "class")
+    ingredients = _unique(meds.ingredients, "medications.yaml", "ingredient")
+    products: dict[str, Product] = {}
+    for product in meds.products:
+        if product.rxnorm in products:
+            raise KnowledgeError(f"medications.yaml: duplicate product {product.rxnorm}")
+        products[product.rxnorm] = product
+    condition_classes = _unique(
+        _parse(root / "conditions.yaml", ConditionsFile).conditions, "conditions.yaml", "condition"
+    )
+    safety_rules = _parse(root / "safety.yaml", SafetyFile).rules
+    _unique(safety_rules, "safety.yaml", "safety rule")
+
+    system_uris = dict(manifest.code_systems)
+    check = _Checker(system_uris, citations)
+
+    measure_codes: dict[str, dict[str, Measure]] = {}
+    unit_factors: dict[str, dict[str, float]] = {}
+    for measure in measures.values():
+        file = "questionnaires.yaml" if isinstance(measure, Questionnaire) else "analytes.yaml"
+        where = f"{file}: {measure.id}"
+        check.citations(where, measure.citations)
+        codes = list(measure.codes)
+        if isinstance(measure, Questionnaire):
+            codes += measure.panel_codes
+        for code in measure.codes:
+            uri = check.system(where, code)
+            slot = measure_codes.setdefault(code.code, {})
+            if uri in slot:
+                raise KnowledgeError(f"{where}: code {code.code} is also used by {slot[uri].id}")
+            slot[uri] = measure
+        for code in codes:
+            check.system(where, code)
+        for qualitative in measure.qualitative:
+            for code in qualitative.codes:
+                check.system(where, code)
+        factors: dict[str, float] = {}
+        for conversion in measure.units:
+            key = normalise_unit(conversion.unit)
+            if key in factors and factors[key] != conversion.per_canonical:
+                raise KnowledgeError(f"{where}: unit {conversion.unit!r} listed twice")
+            factors[key] = conversion.per_canonical
+        for code in measure.codes:
+            if code.unit is not None and normalise_unit(code.unit) not in factors:
+                raise KnowledgeError(
+                    f"{where}: code {code.code} unit {code.unit!r} has no conversion"
+                )
+        unit_factors[measure.id] = factors
+
+    for pathway in pathways.values():
+        where = f"pathways.yaml: {pathway.id}"
+        check.citations(where, pathway.citations)
+        for marker in pathway.markers:
+            if marker not in measures:
+                raise KnowledgeError(f"{where}: marker {marker!r} is not a known measure")
+
+    for intervention in interventions.values():
+        where = f"interventions.yaml: {intervention.id}"
+        check.citations(where, intervention.citations, required=True)
+        check.system(where, intervention.ingredient)
+        for pathway_id in intervention.pathways:
+            if pathway_id not in pathways:
+                raise KnowledgeError(f"{where}: unknown pathway {pathway_id!r}")
+
+    for order in lab_orders.values():
+        check.system(f"lab_orders.yaml: {order.id}", order.code)
+
+    for ingredient in ingredients.values():
+        for class_id in ingredient.classes:
+            if class_id not in medication_classes:
+                raise KnowledgeError(
+                    f"medications.yaml: ingredient {ingredient.id}: unknown class {class_id!r}"
+                )
+    for product in products.values():
+        for ingredient_id in product.ingredients:
+            if ingredient_id not in ingredients:
+                raise KnowledgeError(
+                    f"medications.yaml: product {product.rxnorm}: unknown ingredient {ingredient_id!r}"
+                )
+    for condition in condition_classes.values():
+        check.citations(f"conditions.yaml: {condition.id}", condition.citations)
+
+    refs = _References(measures, medication_classes, ingredients, condition_classes)
+    for rule in rules:
+        where = f"rules/: {rule.id}"
+        check.citations(where, rule.citations, required=True)
+        if rule.pathway not in pathways:
+            raise KnowledgeError(f"{where}: unknown pathway {rule.pathway!r}")
+        refs.predicate(where, rule.when)
+        for suggestion in rule.suggest:
+            target = getattr(suggestion, "medication", None)
+            if target is not None and target not in interventions:
+                raise KnowledgeError(f"{where}: unknown intervention {target!r}")
+            order_id = getattr(suggestion, "lab_order", None)
+            if order_id is not None and order_id not in lab_orders:
+                raise KnowledgeError(f"{where}: unknown lab order {order_id!r}")
+    all_tags = {tag for i in interventions.values() for tag in i.tags}
+    for safety_rule in safety_rules:
+        where = f"safety.yaml: {safety_rule.id}"
+        check.citations(where, safety_rule.citations, required=True)
+        refs.predicate(where, safety_rule.trigger)
+        for target in safety_rule.applies_to.interventions:
+            if target not in interventions:
+                raise KnowledgeError(f"{where}: unknown intervention {target!r}")
+        for tag in safety_rule.applies_to.tags:
+            if tag not in all_tags:
+                raise KnowledgeError(f"{where}: no intervention carries tag {tag!r}")
+
+    aliases = {uri: uri for uri in system_uris.values()}
+    for alternative, alias in manifest.system_aliases.items():
+        if alias not in system_uris:
+            raise KnowledgeError(f"knowledge.yaml: system_aliases: unknown system {alias!r}")
+        aliases[alternative] = system_uris[alias]
+
+    rxnorm_ingredients: dict[str, list[str]] = {}
+    atc_ingredients: dict[str, list[str]] = {}
+    names: list[tuple[str, str]] = []
+    for ingredient in ingredients.values():
+        for cui in ingredient.rxnorm:
+            rxnorm_ingredients.setdefault(cui, []).append(ingredient.id)
+        for atc in ingredient.atc:
+            atc_ingredients.setdefault(atc.upper(), []).append(ingredient.id)
+        for name in [ingredient.name, *ingredient.names]:
+            names.append((fold_text(name), ingredient.id))
+    for product in products.values():
+        if product.rxnorm in rxnorm_ingredients:
+            raise KnowledgeError(
+                f"medications.yaml: product {product.rxnorm} is also an ingredient code"
+            )
+        rxnorm_ingredients[product.rxnorm] = list(product.ingredients)
+    class_prefixes = sorted(
+        ((prefix.upper(), c.id) for c in medication_classes.values() for prefix in c.atc),
+        key=lambda item: -len(item[0]),
+    )
+    snomed_conditions: dict[str, list[str]] = {}
+    icd_prefixes: list[tuple[str, str]] = []
+    condition_names: list[tuple[str, str]] = []
+    for condition in condition_classes.values():
+        for code in condition.snomed:
+            snomed_conditions.setdefault(code, []).append(condition.id)
+        for prefix in condition.icd10:
+            icd_prefixes.append((prefix.replace(".", "").upper(), condition.id))
+        for name in condition.names:
+            condition_names.append((fold_text(name), condition.id))
+
+    return KnowledgeBase(
+        root=root,
+        manifest=manifest,
+        citations=citations,
+        measures=measures,
+        pathways=pathways,
+        interventions=interventions,
+        lab_orders=lab_orders,
+        rules=tuple(rules),
+        safety_rules=tuple(safety_rules),
+        medication_classes=medication_classes,
+        ingredients=ingredients,
+        products=products,
+        condition_classes=condition_classes,
+        measure_codes=measure_codes,
+        unit_factors=unit_factors,
+        system_uris=system_uris,
+        system_aliases=aliases,
+        rxnorm_ingredients={k: tuple(v) for k, v in rxnorm_ingredients.items()},
+        atc_ingredients={k: tuple(v) for k, v in atc_ingredients.items()},
+        atc_class_prefixes=tuple(class_prefixes),
+        ingredient_names=tuple(sorted(names, key=lambda item: -len(item[0]))),
+        snomed_conditions={k: tuple(v) for k, v in snomed_conditions.items()},
+        icd_condition_prefixes=tuple(icd_prefixes),
+        condition_names=tuple(condition_names),
+    )
+
+
+class _Checker:
+    def __init__(self, system_uris: dict[str, str], citations: dict[str, Citation]) -> None:
+        self._systems = system_uris
+        self._citations = citations
+
+    def system(self, where: str, code: Code) -> str:
+        if code.system not in self._systems:
+            raise KnowledgeError(f"{where}: unknown code system {code.system!r} (code {code.code})")
+        return self._systems[code.system]
+
+    def citations(self, where: str, ids: list[str], *, required: bool = False) -> None:
+        if required and not ids:
+            raise KnowledgeError(f"{where}: a rule needs at least one citation")
+        for citation_id in ids:
+            if citation_id not in self._citations:
+                raise KnowledgeError(f"{where}: unknown citation {citation_id!r}")
+
+
+class _References:
+    def __init__(
+        self,
+        measures: dict[str, Measure],
+        medication_classes: dict[str, MedicationClass],
+        ingredients: dict[str, Ingredient],
+        conditions: dict[str, ConditionClass],
+    ) -> None:
+        self._measures = measures
+        self._medications = set(medication_classes) | set(ingredients)
+        self._conditions = conditions
+
+    def predicate(self, where: str, predicate: Predicate) -> None:
+        for node in _walk(predicate):
+            if isinstance(node, LabPredicate):
+                measure = self._measures.get(node.lab)
+                if measure is None:
+                    raise KnowledgeError(f"{where}: unknown measure {node.lab!r}")
+                known = {b.id for b in measure.bands} | {q.band for q in measure.qualitative}
+                for band in node.bands:
+                    if band not in known:
+                        raise KnowledgeError(f"{where}: {node.lab} has no band {band!r}")
+            elif isinstance(node, ConditionPredicate) and node.condition not in self._conditions:
+                raise KnowledgeError(f"{where}: unknown condition class {node.condition!r}")
+            elif isinstance(node, MedicationPredicate) and node.medication not in self._medications:
+                raise KnowledgeError(f"{where}: unknown medication class {node.medication!r}")

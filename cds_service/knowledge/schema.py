@@ -1,0 +1,483 @@
+"""The schema of the knowledge base in ``mappings/``: every file is validated against it at load.
+
+Models forbid unknown fields so a typo in a YAML file fails loudly, naming file and field.
+Thresholds are expressed once, as bands on an analyte in its canonical unit; rules refer to
+bands by id, so a number never appears twice. Predicates (``when``/``trigger``) are a small
+closed language shared by recommendation and safety rules; ``engine/predicates.py`` evaluates it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Grade = Literal["A", "A/B", "B", "B/C", "C"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Provenance
+
+
+class ChangelogEntry(_Model):
+    version: str
+    date: date
+    changes: list[str] = Field(min_length=1)
+
+
+class OverrideReason(_Model):
+    code: str
+    display: str
+
+
+class Manifest(_Model):
+    """``mappings/knowledge.yaml``: the knowledge base's identity, version and code systems."""
+
+    name: str
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    released: date
+    publisher: str
+    funding: str
+    intended_use: str
+    # Short aliases used in every other file -> canonical code-system URIs.
+    code_systems: dict[str, str]
+    # Other spellings of the same systems seen in real data (URI -> alias above).
+    system_aliases: dict[str, str] = {}
+    # Systems whose codes our cards and suggestions are stamped with.
+    topic_system: str
+    override_reason_system: str
+    # Offered on every warning card; the clinician's choice comes back through feedback.
+    override_reasons: list[OverrideReason] = Field(min_length=1)
+    changelog: list[ChangelogEntry] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _version_in_changelog(self) -> Manifest:
+        if self.changelog[0].version != self.version:
+            raise ValueError("the first changelog entry must describe the current version")
+        return self
+
+
+class Citation(_Model):
+    id: str
+    label: str  # short form shown on cards, e.g. "Devalia 2014, Br J Haematol"
+    title: str | None = None
+    pmid: str | None = Field(default=None, pattern=r"^\d+$")
+    doi: str | None = None
+    url: str | None = None
+    # True when checked against the published source; False = author knowledge, to re-check.
+    verified: bool = False
+
+    @model_validator(mode="after")
+    def _locatable(self) -> Citation:
+        if not (self.pmid or self.doi or self.url):
+            raise ValueError("a citation needs a pmid, doi or url")
+        return self
+
+    @property
+    def link(self) -> str:
+        if self.url:
+            return self.url
+        if self.pmid:
+            return f"https://pubmed.ncbi.nlm.nih.gov/{self.pmid}/"
+        return f"https://doi.org/{self.doi}"
+
+
+class Code(_Model):
+    system: str  # an alias from Manifest.code_systems
+    code: str
+    display: str | None = None
+    unit: str | None = None  # the UCUM unit this LOINC code is normally reported in
+
+
+# ---------------------------------------------------------------------------------------------
+# Measures: laboratory analytes and questionnaire scores
+
+
+class Band(_Model):
+    """A named interval in the measure's canonical unit; bounds say which side is closed."""
+
+    id: str
+    label: str
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Band:
+        if self.gt is not None and self.ge is not None:
+            raise ValueError("use gt or ge, not both")
+        if self.lt is not None and self.le is not None:
+            raise ValueError("use lt or le, not both")
+        return self
+
+    @property
+    def lower(self) -> tuple[float, bool] | None:
+        """(bound, inclusive) or None when unbounded below."""
+        if self.ge is not None:
+            return (self.ge, True)
+        if self.gt is not None:
+            return (self.gt, False)
+        return None
+
+    @property
+    def upper(self) -> tuple[float, bool] | None:
+        if self.le is not None:
+            return (self.le, True)
+        if self.lt is not None:
+            return (self.lt, False)
+        return None
+
+    def contains(self, value: float) -> bool:
+        lower, upper = self.lower, self.upper
+        if lower is not None and (value < lower[0] or (value == lower[0] and not lower[1])):
+            return False
+        return not (
+            upper is not None and (value > upper[0] or (value == upper[0] and not upper[1]))
+        )
+
+    def describe(self, unit: str) -> str:
+        parts = []
+        if self.lower is not None:
+            parts.append(f"{'≥' if self.lower[1] else '>'} {self.lower[0]:g}")
+        if self.upper is not None:
+            parts.append(f"{'≤' if self.upper[1] else '<'} {self.upper[0]:g}")
+        return f"{' and '.join(parts)} {unit}" if parts else "any value"
+
+
+class UnitConversion(_Model):
+    """``per_canonical`` units of ``unit`` make one canonical unit (value / per_canonical)."""
+
+    unit: str
+    per_canonical: float = Field(gt=0)
+
+
+class QualitativeBand(_Model):
+    """Maps coded or textual results (e.g. hCG "Positive") onto a band id."""
+
+    band: str
+    codes: list[Code] = []
+    texts: list[str] = []  # case-insensitive exact matches of valueString / coding display
+
+
+Flag = Literal["acute-phase", "research-only", "informational", "method-dependent", "fasting"]
+
+
+class Measure(_Model):
+    id: str
+    name: str
+    codes: list[Code] = Field(min_length=1)
+    canonical_unit: str
+    units: list[UnitConversion] = []
+    bands: list[Band] = []
+    qualitative: list[QualitativeBand] = []
+    stale_after_days: int = Field(gt=0)
+    flags: list[Flag] = []
+    notes: list[str] = []
+    citations: list[str] = []
+
+    @model_validator(mode="after")
+    def _units(self) -> Measure:
+        units = [u.unit for u in self.units]
+        if self.canonical_unit not in units:
+            raise ValueError(f"units must include the canonical unit {self.canonical_unit!r}")
+        declared = {b.id for b in self.bands}
+        if len(declared) != len(self.bands):
+            raise ValueError("band ids must be unique")
+        for band_id in (q.band for q in self.qualitative):
+            if self.bands and band_id not in declared:
+                raise ValueError(f"qualitative band {band_id!r} is not among the bands")
+        return self
+
+
+class Analyte(Measure):
+    kind: Literal["lab"] = "lab"
+
+
+class QuestionnaireItem(_Model):
+    """A single item scored on its own (e.g. PHQ-9 item 9)."""
+
+    id: str
+    name: str
+    codes: list[Code] = []
+    link_ids: list[str] = []  # QuestionnaireResponse.item.linkId values that carry it
+
+
+class Questionnaire(Measure):
+    kind: Literal["score"] = "score"
+    panel_codes: list[Code] = []
+    # QuestionnaireResponse.questionnaire canonical URLs (prefix match) and the linkIds of
+    # the total score, used when no total-score Observation exists.
+    questionnaire_urls: list[str] = []
+    total_link_ids: list[str] = []
+    min_score: float = 0
+    max_score: float
+
+
+# ---------------------------------------------------------------------------------------------
+# Predicates: the closed language of `when` and `trigger` clauses.
+
+
+class LabPredicate(_Model):
+    """True when the current value of ``lab`` (an analyte or questionnaire id) is in a band.
+
+    With ``missing: true`` it is true when there is no current, usable value.
+    """
+
+    lab: str
+    band: str | list[str] | None = None
+    missing: bool | None = None
+    # Against the reporting lab's own reference range: "above" means > high (times factor).
+    above_reference: float | None = None
+    below_reference: float | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> LabPredicate:
+        tests = [self.band, self.missing, self.above_reference, self.below_reference]
+        if sum(t is not None for t in tests) != 1:
+            raise ValueError("a lab predicate needs exactly one of band, missing, *_reference")
+        return self
+
+    @property
+    def bands(self) -> tuple[str, ...]:
+        if self.band is None:
+            return ()
+        return (self.band,) if isinstance(self.band, str) else tuple(self.band)
+
+
+class ConditionPredicate(_Model):
+    condition: str  # a condition class id (conditions.yaml)
+
+
+class MedicationPredicate(_Model):
+    """True when the patient takes (or took within the washout window) a drug of this class."""
+
+    medication: str  # a medication class id or ingredient id (medications.yaml)
+    include_recent: bool = True
+    include_drafts: bool = False
+
+
+class Range(_Model):
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+
+    def contains(self, value: float) -> bool:
+        return (
+            (self.gt is None or value > self.gt)
+            and (self.ge is None or value >= self.ge)
+            and (self.lt is None or value < self.lt)
+            and (self.le is None or value <= self.le)
+        )
+
+
+class AgePredicate(_Model):
+    age: Range
+    # What to conclude when the birth date is unknown (conservative rules say true).
+    if_unknown: bool = False
+
+
+class SexPredicate(_Model):
+    sex: Literal["female", "male", "other", "unknown"]
+
+
+class AllPredicate(_Model):
+    all: list[Predicate] = Field(min_length=1)
+
+
+class AnyPredicate(_Model):
+    any: list[Predicate] = Field(min_length=1)
+
+
+class NotPredicate(_Model):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    not_: Predicate = Field(alias="not")
+
+
+Predicate = Annotated[
+    LabPredicate
+    | ConditionPredicate
+    | MedicationPredicate
+    | AgePredicate
+    | SexPredicate
+    | AllPredicate
+    | AnyPredicate
+    | NotPredicate,
+    Field(union_mode="left_to_right"),
+]
+AllPredicate.model_rebuild()
+AnyPredicate.model_rebuild()
+NotPredicate.model_rebuild()
+
+
+# ---------------------------------------------------------------------------------------------
+# Pathways, interventions, lab orders and recommendation rules
+
+
+class Pathway(_Model):
+    id: str
+    name: str
+    role: Literal["primary", "context", "cross-cutting"]
+    summary: str
+    precursors: list[str] = []
+    rate_limiting_steps: list[str] = []
+    cofactors: list[str] = []
+    markers: list[str] = []  # measure ids that bear on this pathway
+    # GABA/glutamate: context only, never precursor suggestions.
+    precursor_suggestions: bool = True
+    limitations: list[str] = []
+    citations: list[str] = []
+    order: int = 100  # relevance order on cards, lower first
+
+
+class Intervention(_Model):
+    id: str
+    name: str
+    kind: Literal["precursor", "cofactor", "modulator"]
+    pathways: list[str] = Field(min_length=1)
+    ingredient: Code  # RxNorm ingredient
+    dose_text: str  # goes into MedicationRequest.dosageInstruction.text
+    studied_dose: str
+    grade: Grade
+    evidence: str  # one or two sentences, plain words
+    limitations: list[str] = []
+    tags: list[str] = []  # read by safety rules (e.g. serotonergic-precursor, cation)
+    offer: bool = True  # False = never suggested (e.g. phenylalanine: do not offer)
+    do_not_offer_reason: str | None = None
+    citations: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _reason(self) -> Intervention:
+        if not self.offer and not self.do_not_offer_reason:
+            raise ValueError("do_not_offer_reason is required when offer is false")
+        return self
+
+
+class LabOrder(_Model):
+    id: str
+    name: str
+    code: Code  # LOINC
+    reason: str
+
+
+class MedicationSuggestion(_Model):
+    medication: str  # intervention id
+
+
+class LabOrderSuggestion(_Model):
+    lab_order: str  # lab order id
+
+
+SuggestionRef = Annotated[
+    MedicationSuggestion | LabOrderSuggestion, Field(union_mode="left_to_right")
+]
+
+
+class Rule(_Model):
+    """A recommendation rule: When <predicate> Then <finding> (and suggest ...)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
+    version: int = Field(ge=1)
+    pathway: str
+    title: str
+    statement: str  # the rule in plain words, shown on the card
+    when: Predicate
+    finding: str  # short phrase, e.g. "Vitamin B12 deficient"
+    severity: Literal["limitation", "uncertain", "context"] = "limitation"
+    suggest: list[SuggestionRef] = []
+    grade: Grade
+    citations: list[str] = Field(min_length=1)
+
+
+class SafetyTarget(_Model):
+    """What a safety rule applies to: interventions by id or tag, or every supplement."""
+
+    interventions: list[str] = []
+    tags: list[str] = []
+    all_supplements: bool = False
+
+    @model_validator(mode="after")
+    def _something(self) -> SafetyTarget:
+        if not (self.interventions or self.tags or self.all_supplements):
+            raise ValueError("a safety target needs interventions, tags or all_supplements")
+        return self
+
+
+class SafetyRule(_Model):
+    """A safety rule: When <trigger> holds for the patient, <action> these interventions."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
+    version: int = Field(ge=1)
+    title: str
+    statement: str
+    trigger: Predicate
+    applies_to: SafetyTarget
+    action: Literal["block", "warn", "info"]
+    # A hard block can never be overridden; a soft block may be ordered by the prescriber
+    # with a reason (order time), but is still never *suggested* by the service.
+    hard: bool = False
+    message: str  # what the clinician reads, plain words
+    grade: Grade | None = None
+    citations: list[str] = Field(min_length=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Medications and conditions
+
+
+class MedicationClass(_Model):
+    id: str
+    name: str
+    atc: list[str] = []  # ATC prefixes that imply the class
+    # How long a stopped drug of this class still counts (washout), in days.
+    washout_days: int = Field(default=14, ge=0)
+
+
+class Ingredient(_Model):
+    id: str
+    name: str
+    rxnorm: list[str] = []  # RxNorm ingredient (IN/PIN/MIN) CUIs
+    atc: list[str] = []  # exact ATC codes
+    names: list[str] = []  # generic and brand names matched in display/text (lower case)
+    classes: list[str] = []
+    washout_days: int | None = Field(default=None, ge=0)  # overrides the classes' windows
+
+
+class Product(_Model):
+    """A curated RxNorm product (SCD/SBD/GPCK) and the ingredients it contains."""
+
+    rxnorm: str
+    display: str
+    ingredients: list[str] = Field(min_length=1)
+
+
+class ConditionClass(_Model):
+    id: str
+    name: str
+    snomed: list[str] = []
+    icd10: list[str] = []  # code prefixes, dots ignored (e.g. "F31", "O")
+    names: list[str] = []  # text fallback (lower case), for uncoded conditions
+    # Lifelong conditions (bipolar disorder, PKU, a history of serotonin syndrome) count even
+    # when the Condition is resolved or inactive; only refuted/entered-in-error are ignored.
+    counts_when_resolved: bool = False
+    citations: list[str] = []
+
+
+KnowledgeFile = Literal[
+    "knowledge.yaml",
+    "citations.yaml",
+    "analytes.yaml",
+    "questionnaires.yaml",
+    "pathways.yaml",
+    "interventions.yaml",
+    "lab_orders.yaml",
+    "medications.yaml",
+    "conditions.yaml",
+    "safety.yaml",
+]

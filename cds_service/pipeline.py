@@ -1,0 +1,72 @@
+"""One service call, from resolved request data to the response document: a pure function.
+
+snapshot -> assess -> recommend -> safety -> cards. The HTTP layer (app.py) and the offline
+``cds-service evaluate`` command both call ``evaluate``; it does no I/O and reads the clock only
+through its ``now`` argument, so every stage is reproducible in tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cds_service.audit import CardAudit
+from cds_service.cards import RenderedCard, pathway_cards
+from cds_service.engine.assess import assess
+from cds_service.engine.recommend import recommend
+from cds_service.engine.safety import gate
+from cds_service.knowledge import KnowledgeBase
+from cds_service.prefetch import PrefetchResult
+from cds_service.protocol import HookRequest
+from cds_service.snapshot import PatientSnapshot, build_snapshot
+
+EXTENSION_KEY = "org.neurotransmitter-cds"
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    response: dict[str, Any]
+    cards: tuple[CardAudit, ...]
+    snapshot: PatientSnapshot
+
+
+def evaluate(
+    request: HookRequest,
+    prefetch: PrefetchResult,
+    kb: KnowledgeBase,
+    now: datetime,
+) -> Evaluation:
+    """Assess the patient and render the cards for this hook."""
+    context = request.context
+    snapshot = build_snapshot(
+        kb,
+        patient_id=request.patient_id,
+        now=now,
+        prefetch_values=prefetch.values.values(),
+        draft_orders=context.get("draftOrders"),
+        selections=context.get("selections"),
+    )
+    assessments = assess(snapshot, kb)
+    decisions = gate(recommend(assessments), snapshot, kb)
+    rendered: list[RenderedCard] = []
+    if request.hook == "patient-view":
+        rendered += pathway_cards(assessments, decisions, snapshot, kb)
+    extension: dict[str, Any] = {"knowledgeVersion": kb.version}
+    notes = _data_notes(prefetch)
+    if notes:
+        extension["dataNotes"] = notes
+    response = {
+        "cards": [r.card.wire() for r in rendered],
+        "extension": {EXTENSION_KEY: extension},
+    }
+    return Evaluation(response, tuple(r.audit for r in rendered), snapshot)
+
+
+def _data_notes(prefetch: PrefetchResult) -> list[str]:
+    notes = [f"{key}: could not be obtained; not checked" for key in prefetch.incomplete]
+    notes += [
+        f"{key}: more pages than the service reads; later results not checked"
+        for key in prefetch.truncated
+    ]
+    return notes

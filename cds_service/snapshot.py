@@ -1,0 +1,621 @@
+"""Raw FHIR JSON -> ``PatientSnapshot``: the facts the engine reasons about, and nothing else.
+
+One pass over the resources; an Observation costs one dictionary look-up per coding unless its
+code is one the knowledge base uses. Reading is tolerant (R4, STU3, DSTU2 shapes; missing
+``Bundle.type``) and never raises on content: what cannot be used is recorded in ``ignored``
+with the reason, so cards can say what was not checked. No I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from cds_service.classify import DrugMatch, classify_condition, classify_drug, washout_days
+from cds_service.fhir_values import (
+    as_list,
+    codings,
+    concept_text,
+    finite_number,
+    parse_date,
+    parse_datetime,
+    reference_id,
+    resource_ref,
+)
+from cds_service.knowledge import KnowledgeBase, normalise_unit
+from cds_service.knowledge.schema import Measure
+
+USABLE_OBSERVATION_STATUSES = frozenset({"final", "amended", "corrected"})
+ACTIVE_MEDICATION_STATUSES = frozenset({"active", "on-hold", "intended"})
+ENDED_MEDICATION_STATUSES = frozenset({"completed", "stopped"})
+IGNORED_MEDICATION_STATUSES = frozenset({"entered-in-error", "cancelled", "not-taken", "unknown"})
+ACTIVE_CONDITION_STATUSES = frozenset({"active", "recurrence", "relapse"})
+IGNORED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
+MEDICATION_ORDER_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})
+COMPARATORS = frozenset({"<", "<=", ">", ">="})
+# An Observation dated this far after "now" is a data error, not a result.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class LabFact:
+    """The latest usable result for one measure, in the measure's canonical unit."""
+
+    measure_id: str
+    value: float | None  # None for qualitative results
+    comparator: str | None  # set when the lab reported a bound such as "<5"
+    unit: str
+    reported: str  # the value as reported, with its unit, for the card's input table
+    code: str
+    effective: datetime
+    resource_id: str
+    band: str | None  # None when a bound straddles bands or no band applies
+    reference_low: float | None = None
+    reference_high: float | None = None
+    stale: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationFact:
+    """A medication the patient takes, took recently, or is being ordered (draft)."""
+
+    ref: str  # "Type/id" of the source resource
+    source: str  # MedicationRequest | MedicationStatement | MedicationOrder | draft
+    name: str
+    status: str | None
+    ingredients: tuple[str, ...]
+    classes: tuple[str, ...]
+    classified: bool
+    active: bool
+    recent: bool  # stopped, but within its washout window
+    last_date: datetime | None
+    draft: bool = False
+    selected: bool = False
+    resource: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionFact:
+    ref: str
+    name: str
+    classes: tuple[str, ...]
+    active: bool
+    onset: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DraftOrder:
+    """A non-medication draft order (ServiceRequest, ProcedureRequest, ...), kept for context."""
+
+    ref: str
+    resource_type: str
+    name: str
+    selected: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    ref: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatientSnapshot:
+    patient_id: str
+    now: datetime
+    birth_date: date | None
+    sex: str | None
+    labs: Mapping[str, LabFact]  # current (not stale) latest result per measure id
+    stale_labs: Mapping[str, LabFact]  # latest stale result where no current one exists
+    medications: tuple[MedicationFact, ...]  # current and recent therapy (not drafts)
+    drafts: tuple[MedicationFact, ...]  # draft medication orders from context.draftOrders
+    other_drafts: tuple[DraftOrder, ...]
+    conditions: tuple[ConditionFact, ...]
+    ignored: tuple[Ignored, ...]
+    patient_found: bool
+    # Raw QuestionnaireResponses, for totals when no total-score Observation exists.
+    questionnaire_responses: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def age(self) -> int | None:
+        if self.birth_date is None:
+            return None
+        today = self.now.date()
+        born = self.birth_date
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+    @property
+    def unclassified_medications(self) -> tuple[MedicationFact, ...]:
+        return tuple(m for m in (*self.medications, *self.drafts) if not m.classified)
+
+
+def iter_resources(values: Iterable[Any]) -> Iterator[Mapping[str, Any]]:
+    """Resources from prefetch values: a resource, a Bundle's entries, or nothing for null."""
+    for value in values:
+        if not isinstance(value, Mapping):
+            continue
+        if value.get("resourceType") == "Bundle":
+            for entry in as_list(value.get("entry")):
+                if isinstance(entry, Mapping):
+                    resource = entry.get("resource")
+                    if isinstance(resource, Mapping) and isinstance(
+                        resource.get("resourceType"), str
+                    ):
+                        yield resource
+        elif isinstance(value.get("resourceType"), str):
+            yield value
+
+
+class _Reader:
+    """Accumulates facts during one pass; ``build_snapshot`` is its only user."""
+
+    def __init__(self, kb: KnowledgeBase, patient_id: str, now: datetime) -> None:
+        self.kb = kb
+        self.patient_id = patient_id
+        self.now = now
+        self.loinc = kb.system_uris.get("loinc")
+        self.latest: dict[str, LabFact] = {}
+        self.latest_stale: dict[str, LabFact] = {}
+        self.ignored: list[Ignored] = []
+        self.birth_date: date | None = None
+        self.sex: str | None = None
+        self.patient_found = False
+        self.med_resources: list[Mapping[str, Any]] = []
+        self.medications_by_id: dict[str, Mapping[str, Any]] = {}
+        self.conditions: list[ConditionFact] = []
+
+    # -- subject ---------------------------------------------------------------------------
+
+    def _other_patient(self, resource: Mapping[str, Any]) -> bool:
+        subject = resource.get("subject") or resource.get("patient")
+        if subject is None:
+            return False
+        return reference_id(subject) not in (None, self.patient_id)
+
+    # -- Patient ---------------------------------------------------------------------------
+
+    def patient(self, resource: Mapping[str, Any]) -> None:
+        rid = resource.get("id")
+        if isinstance(rid, str) and rid != self.patient_id:
+            self.ignored.append(Ignored(resource_ref(resource), "a different patient"))
+            return
+        self.patient_found = True
+        self.birth_date = parse_date(resource.get("birthDate"))
+        gender = resource.get("gender")
+        self.sex = gender if isinstance(gender, str) else None
+
+    # -- Observation -----------------------------------------------------------------------
+
+    def observation(self, resource: Mapping[str, Any]) -> None:
+        measure_codes = self.kb.measure_codes
+        code = resource.get("code")
+        if not isinstance(code, Mapping):
+            return
+        matched: tuple[Measure, str] | None = None
+        for coding in as_list(code.get("coding")):
+            if not isinstance(coding, Mapping):
+                continue
+            by_system = measure_codes.get(coding.get("code"))  # type: ignore[arg-type]
+            if by_system is not None:
+                system = self.kb.system_aliases.get(coding.get("system"))  # type: ignore[arg-type]
+                measure = by_system.get(system) if system else None
+                if measure is not None:
+                    matched = (measure, str(coding["code"]))
+                    break
+        if matched is None:
+            return
+        self._measurement(resource, resource, *matched)
+
+    def _measurement(
+        self,
+        resource: Mapping[str, Any],
+        carrier: Mapping[str, Any],
+        measure: Measure,
+        code: str,
+    ) -> None:
+        ref = resource_ref(resource)
+        status = resource.get("status")
+        if status not in USABLE_OBSERVATION_STATUSES:
+            self.ignored.append(Ignored(ref, f"status {status!r} is not final"))
+            return
+        if self._other_patient(resource):
+            self.ignored.append(Ignored(ref, "a different patient"))
+            return
+        effective = (
+            parse_datetime(resource.get("effectiveDateTime"))
+            or _period_time(resource.get("effectivePeriod"))
+            or parse_datetime(resource.get("effectiveInstant"))
+            or parse_datetime(resource.get("issued"))
+        )
+        if effective is None:
+            self.ignored.append(Ignored(ref, "no date"))
+            return
+        if effective > self.now + FUTURE_TOLERANCE:
+            self.ignored.append(Ignored(ref, "dated in the future"))
+            return
+        fact = self._value(ref, carrier, measure, code, effective)
+        if fact is None:
+            return
+        stale = self.now - effective > timedelta(days=measure.stale_after_days)
+        target = self.latest_stale if stale else self.latest
+        if stale:
+            fact = _replace_stale(fact)
+        previous = target.get(measure.id)
+        if previous is None or fact.effective > previous.effective:
+            target[measure.id] = fact
+
+    def _value(
+        self,
+        ref: str,
+        carrier: Mapping[str, Any],
+        measure: Measure,
+        code: str,
+        effective: datetime,
+    ) -> LabFact | None:
+        rid = ref
+        if "valueQuantity" in carrier or "valueInteger" in carrier or "valueDecimal" in carrier:
+            quantity = carrier.get("valueQuantity")
+            if isinstance(quantity, Mapping):
+                number = finite_number(quantity.get("value"))
+                unit = quantity.get("code") or quantity.get("unit")
+                comparator = quantity.get("comparator")
+            else:
+                number = finite_number(carrier.get("valueInteger", carrier.get("valueDecimal")))
+                unit, comparator = None, None
+            if number is None:
+                self.ignored.append(Ignored(rid, "value is not a finite number"))
+                return None
+            if comparator is not None and comparator not in COMPARATORS:
+                self.ignored.append(Ignored(rid, f"unknown comparator {comparator!r}"))
+                return None
+            factors = self.kb.unit_factors[measure.id]
+            if not isinstance(unit, str) or not unit.strip():
+                unit = _default_unit(measure, code)
+            factor = factors.get(normalise_unit(unit)) if unit else None
+            if factor is None:
+                self.ignored.append(
+                    Ignored(rid, f"unit {unit!r} not convertible for {measure.name}")
+                )
+                return None
+            # Round away floating-point noise so 147.6 pmol/L is exactly 200 pg/mL at a threshold.
+            value = float(f"{number / factor:.10g}")
+            low, high = _reference_range(carrier, factors)
+            return LabFact(
+                measure_id=measure.id,
+                value=value,
+                comparator=comparator,
+                unit=measure.canonical_unit,
+                reported=f"{comparator or ''}{number:g} {unit}",
+                code=code,
+                effective=effective,
+                resource_id=rid,
+                band=_band_for(measure, value, comparator),
+                reference_low=low,
+                reference_high=high,
+            )
+        if measure.qualitative and ("valueCodeableConcept" in carrier or "valueString" in carrier):
+            band, text = _qualitative_band(self.kb, measure, carrier)
+            if band is None:
+                self.ignored.append(Ignored(rid, f"result {text!r} not recognised"))
+                return None
+            return LabFact(
+                measure_id=measure.id,
+                value=None,
+                comparator=None,
+                unit="",
+                reported=text,
+                code=code,
+                effective=effective,
+                resource_id=rid,
+                band=band,
+            )
+        if "valueString" in carrier:
+            # A quantity written as text ("<5", "12 ng/mL") has no reliable unit: not used.
+            self.ignored.append(Ignored(rid, "value given as text, not as a quantity"))
+            return None
+        self.ignored.append(Ignored(rid, "no value"))
+        return None
+
+    # -- Medications -----------------------------------------------------------------------
+
+    def medication_source(self, resource: Mapping[str, Any]) -> None:
+        if self._other_patient(resource):
+            self.ignored.append(Ignored(resource_ref(resource), "a different patient"))
+            return
+        self.med_resources.append(resource)
+
+    def medication_resource(self, resource: Mapping[str, Any]) -> None:
+        rid = resource.get("id")
+        if isinstance(rid, str):
+            self.medications_by_id[rid] = resource
+
+    def drug_concepts(self, resource: Mapping[str, Any]) -> list[Any]:
+        """medication[x] as CodeableConcepts, following contained or referenced Medications."""
+        concepts: list[Any] = []
+        concept = resource.get("medicationCodeableConcept")
+        if concept is not None:
+            concepts.append(concept)
+        reference = resource.get("medicationReference")
+        if isinstance(reference, Mapping):
+            target = reference.get("reference")
+            medication: Mapping[str, Any] | None = None
+            if isinstance(target, str) and target.startswith("#"):
+                for contained in as_list(resource.get("contained")):
+                    if isinstance(contained, Mapping) and contained.get("id") == target[1:]:
+                        medication = contained
+            else:
+                rid = reference_id(reference)
+                medication = self.medications_by_id.get(rid) if rid else None
+            if medication is not None:
+                concepts.append(medication.get("code"))
+                for ingredient in as_list(medication.get("ingredient")):
+                    if isinstance(ingredient, Mapping):
+                        concepts.append(ingredient.get("itemCodeableConcept"))
+            display = reference.get("display")
+            if isinstance(display, str):
+                concepts.append({"text": display})
+        return [c for c in concepts if c]
+
+    def medication_fact(
+        self, resource: Mapping[str, Any], *, draft: bool, selected: bool
+    ) -> MedicationFact:
+        match: DrugMatch = classify_drug(self.kb, self.drug_concepts(resource))
+        status = resource.get("status")
+        status = status if isinstance(status, str) else None
+        last = _medication_date(resource)
+        active = draft or status in ACTIVE_MEDICATION_STATUSES
+        recent = False
+        if not active and status in ENDED_MEDICATION_STATUSES and last is not None:
+            recent = self.now - last <= timedelta(days=washout_days(self.kb, match))
+        return MedicationFact(
+            ref=resource_ref(resource),
+            source=str(resource.get("resourceType")),
+            name=match.name or "unnamed medication",
+            status=status,
+            ingredients=match.ingredients,
+            classes=match.classes,
+            classified=match.classified,
+            active=active,
+            recent=recent,
+            last_date=last,
+            draft=draft,
+            selected=selected,
+            resource=resource,
+        )
+
+    # -- Conditions ------------------------------------------------------------------------
+
+    def condition(self, resource: Mapping[str, Any]) -> None:
+        ref = resource_ref(resource)
+        if self._other_patient(resource):
+            self.ignored.append(Ignored(ref, "a different patient"))
+            return
+        verification = _status_code(resource.get("verificationStatus"))
+        if verification in IGNORED_VERIFICATION:
+            return
+        classes = classify_condition(self.kb, resource.get("code"))
+        if not classes:
+            return
+        clinical = _status_code(resource.get("clinicalStatus"))
+        ended = resource.get("abatementDateTime") or resource.get("abatementPeriod")
+        active = (clinical in ACTIVE_CONDITION_STATUSES) if clinical else not ended
+        lifelong = [c for c in classes if self.kb.condition_classes[c].counts_when_resolved]
+        if not active and lifelong:
+            active, classes = True, tuple(lifelong)
+        self.conditions.append(
+            ConditionFact(
+                ref=ref,
+                name=concept_text(resource.get("code")) or "condition",
+                classes=classes,
+                active=active,
+                onset=parse_datetime(resource.get("onsetDateTime")),
+            )
+        )
+
+
+def build_snapshot(
+    kb: KnowledgeBase,
+    *,
+    patient_id: str,
+    now: datetime,
+    prefetch_values: Iterable[Any],
+    draft_orders: Mapping[str, Any] | None = None,
+    selections: Iterable[str] | None = None,
+) -> PatientSnapshot:
+    """Read every prefetched resource once and the draft orders into a ``PatientSnapshot``."""
+    reader = _Reader(kb, patient_id, now)
+    questionnaire_responses: list[Mapping[str, Any]] = []
+    for resource in iter_resources(prefetch_values):
+        rtype = resource["resourceType"]
+        if rtype == "Observation":
+            reader.observation(resource)
+        elif rtype in MEDICATION_ORDER_TYPES or rtype == "MedicationStatement":
+            reader.medication_source(resource)
+        elif rtype == "Medication":
+            reader.medication_resource(resource)
+        elif rtype == "Condition":
+            reader.condition(resource)
+        elif rtype == "Patient":
+            reader.patient(resource)
+        elif rtype == "QuestionnaireResponse":
+            questionnaire_responses.append(resource)
+
+    medications = []
+    for resource in reader.med_resources:
+        fact = reader.medication_fact(resource, draft=False, selected=False)
+        if fact.status in IGNORED_MEDICATION_STATUSES or fact.status == "draft":
+            continue
+        if fact.active or fact.recent:
+            medications.append(fact)
+
+    # No selections (patient-view, order-sign, or a client omitting them): every draft counts.
+    selected = {s for s in selections if isinstance(s, str)} if selections is not None else None
+    drafts: list[MedicationFact] = []
+    other_drafts: list[DraftOrder] = []
+    for resource in iter_resources([draft_orders] if draft_orders else []):
+        ref = resource_ref(resource)
+        is_selected = selected is None or ref in selected
+        if resource["resourceType"] in MEDICATION_ORDER_TYPES:
+            drafts.append(reader.medication_fact(resource, draft=True, selected=is_selected))
+        elif resource["resourceType"] == "Medication":
+            reader.medication_resource(resource)
+        else:
+            name = concept_text(resource.get("code")) or resource["resourceType"]
+            other_drafts.append(DraftOrder(ref, resource["resourceType"], name, is_selected))
+
+    stale = {k: v for k, v in reader.latest_stale.items() if k not in reader.latest}
+    return PatientSnapshot(
+        patient_id=patient_id,
+        now=now,
+        birth_date=reader.birth_date,
+        sex=reader.sex,
+        labs=reader.latest,
+        stale_labs=stale,
+        medications=tuple(medications),
+        drafts=tuple(drafts),
+        other_drafts=tuple(other_drafts),
+        conditions=tuple(reader.conditions),
+        ignored=tuple(reader.ignored),
+        patient_found=reader.patient_found,
+        questionnaire_responses=tuple(questionnaire_responses),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _replace_stale(fact: LabFact) -> LabFact:
+    from dataclasses import replace
+
+    return replace(fact, stale=True)
+
+
+def _period_time(period: Any) -> datetime | None:
+    if not isinstance(period, Mapping):
+        return None
+    return parse_datetime(period.get("end")) or parse_datetime(period.get("start"))
+
+
+def _default_unit(measure: Measure, code: str) -> str | None:
+    for known in measure.codes:
+        if known.code == code and known.unit:
+            return known.unit
+    return None
+
+
+def _band_for(measure: Measure, value: float, comparator: str | None) -> str | None:
+    """The band holding the value; for a bound ("<5") only a band holding the whole interval."""
+    if comparator is None:
+        for band in measure.bands:
+            if band.contains(value):
+                return band.id
+        return None
+    below = comparator in ("<", "<=")
+    for band in measure.bands:
+        lower, upper = band.lower, band.upper
+        if below:
+            # (-inf, value) must fit: band unbounded below and reaching the bound.
+            if lower is None and (
+                upper is None
+                or value < upper[0]
+                or (value == upper[0] and (upper[1] or comparator == "<"))
+            ):
+                return band.id
+        elif upper is None and (
+            lower is None
+            or value > lower[0]
+            or (value == lower[0] and (lower[1] or comparator == ">"))
+        ):
+            return band.id
+    return None
+
+
+def _reference_range(
+    carrier: Mapping[str, Any], factors: Mapping[str, float]
+) -> tuple[float | None, float | None]:
+    for item in as_list(carrier.get("referenceRange")):
+        if not isinstance(item, Mapping):
+            continue
+        bounds: list[float | None] = []
+        for key in ("low", "high"):
+            quantity = item.get(key)
+            value = finite_number(quantity.get("value")) if isinstance(quantity, Mapping) else None
+            unit = (
+                (quantity.get("code") or quantity.get("unit"))
+                if isinstance(quantity, Mapping)
+                else None
+            )
+            factor = factors.get(normalise_unit(unit)) if isinstance(unit, str) else None
+            bounds.append(float(f"{value / factor:.10g}") if value is not None and factor else None)
+        if bounds[0] is not None or bounds[1] is not None:
+            return bounds[0], bounds[1]
+    return None, None
+
+
+def _qualitative_band(
+    kb: KnowledgeBase, measure: Measure, carrier: Mapping[str, Any]
+) -> tuple[str | None, str]:
+    concept = carrier.get("valueCodeableConcept")
+    texts = []
+    if isinstance(carrier.get("valueString"), str):
+        texts.append(carrier["valueString"])
+    text = concept_text(concept) if concept is not None else None
+    if text:
+        texts.append(text)
+    coded = {(kb.system_aliases.get(c.get("system")), c.get("code")) for c in codings(concept)}  # type: ignore[arg-type]
+    folded = {t.strip().lower() for t in texts}
+    for qualitative in measure.qualitative:
+        for code in qualitative.codes:
+            if (kb.system_uris[code.system], code.code) in coded:
+                return qualitative.band, texts[0] if texts else code.code
+        if folded & {t.lower() for t in qualitative.texts}:
+            return qualitative.band, texts[0]
+    return None, texts[0] if texts else "coded result"
+
+
+def _status_code(status: Any) -> str | None:
+    """clinicalStatus/verificationStatus: an R4 CodeableConcept or a DSTU2/STU3 code string."""
+    if isinstance(status, str):
+        return status
+    for coding in codings(status):
+        code = coding.get("code")
+        if isinstance(code, str):
+            return code
+    return None
+
+
+def _medication_date(resource: Mapping[str, Any]) -> datetime | None:
+    """When the drug was last known taken/ordered: end of its period, else authored/asserted."""
+    candidates = [
+        _period_end(resource.get("effectivePeriod")),
+        parse_datetime(resource.get("effectiveDateTime")),
+        _period_end(_get(resource, "dispenseRequest", "validityPeriod")),
+    ]
+    for dosage in as_list(resource.get("dosageInstruction")) + as_list(resource.get("dosage")):
+        if isinstance(dosage, Mapping):
+            candidates.append(_period_end(_get(dosage, "timing", "repeat", "boundsPeriod")))
+    candidates += [
+        parse_datetime(resource.get("dateAsserted")),
+        parse_datetime(resource.get("authoredOn")),
+        parse_datetime(resource.get("dateWritten")),  # DSTU2 MedicationOrder
+        parse_datetime(resource.get("dateEnded")),
+    ]
+    dates = [d for d in candidates if d is not None]
+    return max(dates) if dates else None
+
+
+def _period_end(period: Any) -> datetime | None:
+    if not isinstance(period, Mapping):
+        return None
+    return parse_datetime(period.get("end")) or parse_datetime(period.get("start"))
+
+
+def _get(mapping: Mapping[str, Any], *path: str) -> Any:
+    current: Any = mapping
+    for key in path:
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(key)
+    return current

@@ -1,0 +1,55 @@
+"""Shared fixtures: the knowledge base, settings for tests, and the service under uvicorn."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cds_service.app import create_app
+from cds_service.knowledge import KnowledgeBase, load_knowledge
+from cds_service.settings import PROJECT_ROOT, Settings
+from tests.servers import FhirServer, serve_app
+
+SHARED_TESTDATA = PROJECT_ROOT.parent / "shared" / "testdata"
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings for a test app: auth off unless a test turns it on, responses re-validated."""
+    values: dict[str, Any] = {
+        "auth": "off",
+        "validate_responses": True,
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'cds.db'}",
+        "fhir_connect_timeout": 1.0,
+        "fhir_read_timeout": 1.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    return load_knowledge(PROJECT_ROOT / "mappings")
+
+
+@pytest.fixture(scope="module")
+def service_url(tmp_path_factory: pytest.TempPathFactory, kb: KnowledgeBase) -> Iterator[str]:
+    """The service with default test settings, one server per test module."""
+    app = create_app(make_settings(tmp_path_factory.mktemp("svc")), knowledge=kb)
+    with serve_app(app) as url:
+        yield url
+
+
+@pytest.fixture
+def client(service_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=service_url, timeout=10) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def fhir_server() -> Iterator[FhirServer]:
+    with FhirServer() as server:
+        yield server

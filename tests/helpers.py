@@ -1,0 +1,43 @@
+"""Evaluate requests in-process (no HTTP) and check every response with the validator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from cds_service.knowledge import KnowledgeBase
+from cds_service.pipeline import Evaluation, evaluate
+from cds_service.prefetch import PrefetchResult
+from cds_service.protocol import HookRequest
+from cds_service.validate import check_response
+
+
+def assert_valid(response: Any) -> None:
+    problems = check_response(response)
+    assert not problems, problems
+
+
+def run_hook(
+    kb: KnowledgeBase, request: dict[str, Any], *, now: datetime | None = None
+) -> Evaluation:
+    """The pipeline on a request whose prefetch is complete, as app.py would run it."""
+    hook_request = HookRequest.model_validate(request)
+    hook_request.check_context()
+    values = dict(request.get("prefetch") or {})
+    prefetch = PrefetchResult(values=values, status=dict.fromkeys(values, "prefetched"))
+    result = evaluate(hook_request, prefetch, kb, now or datetime.now(UTC))
+    assert_valid(result.response)
+    return result
+
+
+def cards_by_topic(response: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {card["source"]["topic"]["code"]: card for card in response["cards"]}
+
+
+def suggested_resources(card: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        action["resource"]
+        for suggestion in card.get("suggestions", [])
+        for action in suggestion.get("actions", [])
+        if "resource" in action
+    ]
