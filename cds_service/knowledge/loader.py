@@ -289,6 +289,10 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         check.system(f"lab_orders.yaml: {order.id}", order.code)
 
     for ingredient in ingredients.values():
+        if ingredient.intervention is not None and ingredient.intervention not in interventions:
+            raise KnowledgeError(
+                f"medications.yaml: ingredient {ingredient.id}: unknown intervention {ingredient.intervention!r}"
+            )
         for class_id in ingredient.classes:
             if class_id not in medication_classes:
                 raise KnowledgeError(

@@ -447,6 +447,9 @@ class Ingredient(_Model):
     names: list[str] = []  # generic and brand names matched in display/text (lower case)
     classes: list[str] = []
     washout_days: int | None = Field(default=None, ge=0)  # overrides the classes' windows
+    # A supplement ingredient that is also one of our interventions (e.g. 5-HTP): a draft order
+    # for it is checked by the same safety rules as a suggestion would be.
+    intervention: str | None = None
 
 
 class Product(_Model):
