@@ -18,10 +18,9 @@ from pathlib import Path
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from security_support import Issuer, SigningKey
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cds_service.security import Authenticator, load_trusted_clients
+from tests.security_support import Issuer, SigningKey
 
 AUD = "https://cds.example.org/cds-services/nt-patient-view"
 

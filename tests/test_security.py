@@ -19,14 +19,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from security_support import (
-    Issuer,
-    JWKSServer,
-    SigningKey,
-    tamper,
-    unsigned_token,
-    write_registry,
-)
 
 from cds_service.errors import AuthenticationFailed
 from cds_service.security import (
@@ -36,6 +28,14 @@ from cds_service.security import (
     load_trusted_clients,
 )
 from cds_service.settings import Settings
+from tests.security_support import (
+    Issuer,
+    JWKSServer,
+    SigningKey,
+    tamper,
+    unsigned_token,
+    write_registry,
+)
 
 AUD = "https://cds.example.org/cds-services/nt-patient-view"
 ISS = "https://ehr.example.org"

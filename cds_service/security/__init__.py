@@ -5,7 +5,12 @@ fetches public keys, ``replay`` remembers used ``jti`` values.
 """
 
 from cds_service.security.authenticator import Authenticator, Caller
-from cds_service.security.registry import Registry, TrustedClientsError, load_trusted_clients
+from cds_service.security.registry import (
+    Registry,
+    TrustedClientsError,
+    load_trusted_clients,
+    startup_registry,
+)
 from cds_service.security.replay import MemoryReplayCache, ReplayCache
 
 __all__ = [
@@ -16,4 +21,5 @@ __all__ = [
     "ReplayCache",
     "TrustedClientsError",
     "load_trusted_clients",
+    "startup_registry",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +19,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cds_service.security.keys import JWKSError, VerificationKey, parse_jwks
+from cds_service.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 _LOOPBACK_NAMES = {"localhost"}
 
@@ -182,3 +186,29 @@ def load_trusted_clients(path: Path) -> Registry:
         except JWKSError as exc:
             raise TrustedClientsError(f"{path}: {field}: {exc}") from exc
     return Registry({client.iss: client for client in registry.clients}, static_keys)
+
+
+def startup_registry(settings: Settings) -> Registry | None:
+    """The validated registry when ``CDS_AUTH=jwt``; ``None``, with a loud warning, when off.
+
+    Called by ``create_app`` so a bad file stops the service before it listens.
+    """
+    if settings.auth == "off":
+        logger.warning(
+            "CDS_AUTH=off: AUTHENTICATION IS DISABLED. Any caller can use every endpoint. "
+            "For local experiments only; never expose this service beyond loopback."
+        )
+        return None
+    registry = load_trusted_clients(settings.trusted_clients)
+    logger.info(
+        "authentication: CDS_AUTH=jwt, %d trusted client(s) from %s",
+        len(registry.clients),
+        settings.trusted_clients,
+    )
+    if settings.workers > 1:
+        logger.info(
+            "authentication: the jti replay cache is per worker process (%d workers); "
+            "see docs/authentication.md",
+            settings.workers,
+        )
+    return registry
