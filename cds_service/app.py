@@ -41,6 +41,7 @@ from cds_service.openapi import feedback_request_schema, hook_request_schema
 from cds_service.pipeline import evaluate
 from cds_service.prefetch import resolve
 from cds_service.protocol import FeedbackRequest, HookRequest
+from cds_service.security import Authenticator, startup_registry
 from cds_service.services import ServiceDefinition, load_services
 from cds_service.settings import Settings
 from cds_service.validate import check_response
@@ -119,6 +120,7 @@ def create_app(
     registry = load_services(settings.hooks_dir, kb)
     discovery_body = orjson.dumps(registry.discovery())
     now = clock or (lambda: datetime.now(UTC))
+    trusted = startup_registry(settings)  # refuses to start on a bad trusted-clients file
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -133,6 +135,8 @@ def create_app(
             timeout=timeout, limits=limits, follow_redirects=False
         ) as client:
             app.state.http_client = client
+            if trusted is not None:
+                app.state.authenticator = Authenticator(trusted, client)
             app.state.fhir = FhirClient(client, max_pages=settings.fhir_max_pages)
             try:
                 yield
@@ -284,7 +288,7 @@ def _in_background(app: FastAPI, coroutine: Any) -> None:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AuthenticationFailed)
     async def _unauthorised(request: Request, exc: AuthenticationFailed) -> Response:
-        logger.warning("authentication failed: %s", exc.reason, extra={"path": request.url.path})
+        # The authenticator has logged the reason (with iss and aud, never the token).
         return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(CDSError)
