@@ -5,6 +5,7 @@ COPY pyproject.toml README.md ./
 COPY cds_service ./cds_service
 COPY hooks ./hooks
 COPY mappings ./mappings
+COPY trusted ./trusted
 RUN pip install --no-cache-dir -e . && useradd --create-home --uid 10001 cds
 USER cds
 ENV CDS_HOST=0.0.0.0 CDS_PORT=8080
