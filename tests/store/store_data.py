@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cds_service.audit import CardAudit, InvocationAudit, SuggestionAudit
 from cds_service.protocol import Feedback
 from cds_service.settings import Settings
+from cds_service.store import SQLAuditStore
 
 AUDIT_KEY = "k" * 16 + "-test-audit-key-0123456789"
 
@@ -82,3 +83,52 @@ def overridden(
     if reason:
         body["overrideReason"] = reason
     return Feedback.model_validate(body)
+
+
+# A known set of invocations and feedback; test_store_report.py spells out its numbers.
+MR, SR, DEL = "create:MedicationRequest", "create:ServiceRequest", "delete:MedicationRequest"
+RECENT = datetime.now(UTC) - timedelta(days=2)
+OLD = RECENT - timedelta(days=60)
+SINCE = RECENT - timedelta(days=1)
+
+
+async def load_known_set(store: SQLAuditStore) -> None:
+    pv, os_ = "nts-patient-view", "nts-order-sign"
+    c1 = card("serotonergic", kinds=(MR, SR))
+    c2, c3 = card("serotonergic"), card("serotonergic")
+    c4 = card("catecholaminergic", kinds=(SR,))
+    c5 = card("catecholaminergic", kinds=())
+    c6, c7, c8 = card("serotonergic"), card("serotonergic"), card("serotonergic")
+    c9 = card("serotonergic")
+    c10 = card("safety", kinds=(DEL,), indicator="critical")
+    await store.record_invocation(invocation(c1, c2, c3, c4, c5, started_at=RECENT))
+    await store.record_invocation(invocation(c6, c7, c8, started_at=RECENT))
+    await store.record_invocation(invocation(c9, started_at=OLD))
+    await store.record_invocation(invocation(c10, service_id=os_, started_at=RECENT))
+
+    def first(c: Any) -> str:
+        return str(c.suggestions[0].uuid)
+
+    await store.record_feedback(
+        pv,
+        [
+            accepted(c1.uuid, first(c1)),
+            overridden(c2.uuid, "not-relevant", display="Not relevant"),
+            # c3: no feedback (ignored)
+            overridden(c4.uuid, "not-relevant", at="2026-11-20T09:00:00Z"),
+            accepted(c4.uuid, first(c4), at="2026-11-20T09:30:00Z"),  # latest wins
+            overridden(c5.uuid, None, comment="free text, never shown"),
+        ],
+    )
+    await store.record_feedback(
+        pv,
+        [
+            overridden(c6.uuid, "not-relevant", display="Not relevant"),
+            overridden(c7.uuid, "patient-declined", display="Patient declined"),
+            accepted(c8.uuid, first(c8), at="2026-11-20T09:00:00Z"),
+            overridden(c8.uuid, "already-taking", at="2026-11-20T10:00:00Z"),
+            accepted(c9.uuid, first(c9)),
+        ],
+    )
+    await store.record_feedback(os_, [accepted(c10.uuid, first(c10))])
+    await store.record_feedback(os_, [overridden("ghost-1"), overridden("ghost-2")])

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from store_data import accepted, card, invocation, overridden, settings
+from store_data import DEL, MR, SINCE, SR, load_known_set, settings
 
 from cds_service.report import build_report, render_text
 from cds_service.store import SQLAuditStore
 
 pytestmark = pytest.mark.anyio
-
-MR, SR, DEL = "create:MedicationRequest", "create:ServiceRequest", "delete:MedicationRequest"
-RECENT = datetime.now(UTC) - timedelta(days=2)
-OLD = RECENT - timedelta(days=60)
-SINCE = RECENT - timedelta(days=1)
 
 
 @pytest.fixture
@@ -25,48 +19,6 @@ async def store(database_url: str) -> AsyncIterator[SQLAuditStore]:
     store = await SQLAuditStore.open(settings(database_url))
     yield store
     await store.aclose()
-
-
-async def load_known_set(store: SQLAuditStore) -> None:
-    pv, os_ = "nts-patient-view", "nts-order-sign"
-    c1 = card("serotonergic", kinds=(MR, SR))
-    c2, c3 = card("serotonergic"), card("serotonergic")
-    c4 = card("catecholaminergic", kinds=(SR,))
-    c5 = card("catecholaminergic", kinds=())
-    c6, c7, c8 = card("serotonergic"), card("serotonergic"), card("serotonergic")
-    c9 = card("serotonergic")
-    c10 = card("safety", kinds=(DEL,), indicator="critical")
-    await store.record_invocation(invocation(c1, c2, c3, c4, c5, started_at=RECENT))
-    await store.record_invocation(invocation(c6, c7, c8, started_at=RECENT))
-    await store.record_invocation(invocation(c9, started_at=OLD))
-    await store.record_invocation(invocation(c10, service_id=os_, started_at=RECENT))
-
-    def first(c: Any) -> str:
-        return str(c.suggestions[0].uuid)
-
-    await store.record_feedback(
-        pv,
-        [
-            accepted(c1.uuid, first(c1)),
-            overridden(c2.uuid, "not-relevant", display="Not relevant"),
-            # c3: no feedback (ignored)
-            overridden(c4.uuid, "not-relevant", at="2026-11-20T09:00:00Z"),
-            accepted(c4.uuid, first(c4), at="2026-11-20T09:30:00Z"),  # latest wins
-            overridden(c5.uuid, None, comment="free text, never shown"),
-        ],
-    )
-    await store.record_feedback(
-        pv,
-        [
-            overridden(c6.uuid, "not-relevant", display="Not relevant"),
-            overridden(c7.uuid, "patient-declined", display="Patient declined"),
-            accepted(c8.uuid, first(c8), at="2026-11-20T09:00:00Z"),
-            overridden(c8.uuid, "already-taking", at="2026-11-20T10:00:00Z"),
-            accepted(c9.uuid, first(c9)),
-        ],
-    )
-    await store.record_feedback(os_, [accepted(c10.uuid, first(c10))])
-    await store.record_feedback(os_, [overridden("ghost-1"), overridden("ghost-2")])
 
 
 def topic(name: str, shown: int, acc: int, over: int, ign: int, reasons: list[Any]) -> Any:
