@@ -140,6 +140,9 @@ class SQLAuditStore:
         self.engine = engine
         self._pseudonymize = pseudonymize
         self._clock = clock
+        # SQLite has one writer at a time: queue this process's writers on a lock rather than
+        # in SQLite's busy handler, which polls with sleeps (other processes still use it).
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate_schema: bool = True) -> SQLAuditStore:
@@ -294,8 +297,12 @@ class SQLAuditStore:
     ) -> None:
         for attempt in range(1, attempts + 1):
             try:
-                async with self.engine.begin() as conn:
-                    await work(conn)
+                if self._write_lock is None:
+                    async with self.engine.begin() as conn:
+                        await work(conn)
+                else:
+                    async with self._write_lock, self.engine.begin() as conn:
+                        await work(conn)
                 return
             except _STORE_ERRORS as exc:
                 if attempt < attempts and _retryable(exc):
