@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import socket
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -182,6 +184,19 @@ async def test_unreachable_database_is_service_unavailable(backend: str, tmp_pat
             await store.record_invocation(invocation(card()))
     finally:
         await store.aclose()
+    await _aiosqlite_threads_finished()
+
+
+async def _aiosqlite_threads_finished() -> None:
+    """Wait until aiosqlite's worker threads of failed connects have stopped.
+
+    After a failed connect aiosqlite stops its thread without awaiting it; if the test's event
+    loop closed first, the thread would fail to report back to it.
+    """
+    deadline = asyncio.get_running_loop().time() + 10
+    while any(t.name.endswith("(_connection_worker_thread)") for t in threading.enumerate()):
+        assert asyncio.get_running_loop().time() < deadline, "aiosqlite thread still running"
+        await asyncio.sleep(0.01)
 
 
 def test_feedback_identity_ignores_display_but_not_reason() -> None:
