@@ -1,6 +1,6 @@
 """A separate process that posts feedback batches to a store (for the concurrency test).
 
-Usage: python feedback_client.py DATABASE_URL CLIENT_INDEX SHARED_CARD...
+Usage: python -m tests.store.feedback_client DATABASE_URL CLIENT_INDEX SHARED_CARD...
 Opens the store, prints "ready", waits for a line on stdin, then posts every shared card's
 feedback in batches of five, in an order of its own, plus ten items nobody else sends.
 Exits 0 when every batch was acknowledged.
@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from store_data import overridden, settings
-
 from cds_service.store import SQLAuditStore
+from tests.store.store_data import overridden, settings
 
 BATCH = 5
 

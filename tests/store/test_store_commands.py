@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import typer
-from store_data import SINCE, card, invocation, load_known_set, overridden, settings
 from typer.testing import CliRunner
 
 from cds_service.store import SQLAuditStore
 from cds_service.store.commands import register
+from tests.store.store_data import SINCE, card, invocation, load_known_set, overridden, settings
 
 runner = CliRunner()
 

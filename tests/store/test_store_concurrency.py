@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from pathlib import Path
 
 import sqlalchemy as sa
-from store_data import card, invocation, settings
 
+from cds_service.settings import PROJECT_ROOT
 from cds_service.store import SQLAuditStore
 from cds_service.store.schema import feedback
+from tests.store.store_data import card, invocation, settings
 
-CLIENT = Path(__file__).with_name("feedback_client.py")
+CLIENT = "tests.store.feedback_client"
 CLIENTS = 4
 SHARED = 30
 
@@ -41,11 +41,12 @@ async def _stored(url: str) -> list[tuple[str, bool]]:
 def _run_clients(url: str, shared: list[str]) -> None:
     clients = [
         subprocess.Popen(
-            [sys.executable, str(CLIENT), url, str(index), *shared],
+            [sys.executable, "-m", CLIENT, url, str(index), *shared],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            cwd=PROJECT_ROOT,
         )
         for index in range(CLIENTS)
     ]

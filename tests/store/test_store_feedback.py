@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from store_data import AUDIT_KEY, accepted, card, invocation, overridden, settings
 
 from cds_service.errors import BadRequest, ServiceUnavailable
 from cds_service.store import SQLAuditStore, feedback_row
 from cds_service.store.schema import cards, feedback, feedback_suggestions, invocations, suggestions
+from tests.store.store_data import AUDIT_KEY, accepted, card, invocation, overridden, settings
 
 pytestmark = pytest.mark.anyio
 

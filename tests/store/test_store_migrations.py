@@ -8,12 +8,12 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from store_data import settings
 
 from cds_service.store import AuditKeyError, SQLAuditStore
 from cds_service.store.engine import create_engine
 from cds_service.store.migrate import current_revision, head_revision, upgrade
 from cds_service.store.schema import metadata
+from tests.store.store_data import settings
 
 pytestmark = pytest.mark.anyio
 

@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from store_data import DEL, MR, SINCE, SR, load_known_set, settings
 
 from cds_service.report import build_report, render_text
 from cds_service.store import SQLAuditStore
+from tests.store.store_data import DEL, MR, SINCE, SR, load_known_set, settings
 
 pytestmark = pytest.mark.anyio
 

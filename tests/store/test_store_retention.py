@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from store_data import accepted, card, invocation, overridden, settings
 
 from cds_service.store import SQLAuditStore
 from cds_service.store.pseudonym import Pseudonymizer
@@ -19,6 +18,7 @@ from cds_service.store.schema import (
     invocations,
     suggestions,
 )
+from tests.store.store_data import accepted, card, invocation, overridden, settings
 
 pytestmark = pytest.mark.anyio
 
