@@ -17,6 +17,7 @@ import os
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -38,6 +39,17 @@ def _binary(name: str) -> str:
         if (directory / name).is_file():
             return str(directory / name)
     pytest.fail(f"{name} not found: the storage tests need the PostgreSQL 15 server binaries")
+
+
+def _temp_parent() -> str:
+    """The system temp dir if every directory above it lets other users through, else /tmp.
+
+    The cluster's directory is handed to the postgres user, who must be able to reach it.
+    """
+    parent = Path(tempfile.gettempdir()).resolve()
+    if all(p.stat().st_mode & stat.S_IXOTH for p in (parent, *parent.parents)):
+        return str(parent)
+    return "/tmp"  # world-traversable by definition; the cluster dir itself is 0700
 
 
 def _free_port() -> int:
@@ -85,11 +97,14 @@ def _run(command: list[str], cwd: Path) -> None:
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
     initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
-    root = Path(tempfile.mkdtemp(prefix="cds-pg-"))
+    root = Path(tempfile.mkdtemp(prefix="cds-pg-", dir=_temp_parent()))
     prefix: list[str] = []
     if os.geteuid() == 0:
         runuser = shutil.which("runuser") or pytest.fail("runuser is needed to start PostgreSQL")
-        user = pwd.getpwnam("postgres")
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.fail("running as root needs a `postgres` user to run the PostgreSQL server")
         os.chown(root, user.pw_uid, user.pw_gid)
         prefix = [runuser, "-u", "postgres", "--"]
     data, log = root / "data", root / "server.log"
