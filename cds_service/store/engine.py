@@ -74,9 +74,9 @@ def _sqlite_engine(url: str) -> AsyncEngine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         for pragma in (
+            f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",  # first: switching to WAL may wait
             "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=FULL",
-            f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
             "PRAGMA foreign_keys=ON",
         ):
             cursor.execute(pragma)

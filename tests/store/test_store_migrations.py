@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -79,3 +80,22 @@ async def test_postgresql_without_audit_key_is_refused(database_url: str) -> Non
 async def test_short_audit_key_is_refused(database_url: str) -> None:
     with pytest.raises(AuditKeyError, match="CDS_AUDIT_KEY must be at least 32"):
         await SQLAuditStore.open(settings(database_url, key="too-short"))
+
+
+async def test_sqlite_runs_in_wal_with_full_sync(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
+    try:
+        async with engine.connect() as conn:
+            pragmas = {
+                name: (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar_one()
+                for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
+            }
+    finally:
+        await engine.dispose()
+    # synchronous 2 = FULL: every commit is fsynced before it returns.
+    assert pragmas == {
+        "journal_mode": "wal",
+        "synchronous": 2,
+        "busy_timeout": 5000,
+        "foreign_keys": 1,
+    }
