@@ -44,6 +44,7 @@ from cds_service.protocol import FeedbackRequest, HookRequest
 from cds_service.security import Authenticator, startup_registry
 from cds_service.services import ServiceDefinition, load_services
 from cds_service.settings import Settings
+from cds_service.store import SQLAuditStore
 from cds_service.validate import check_response
 
 logger = logging.getLogger("cds_service")
@@ -138,6 +139,8 @@ def create_app(
             if trusted is not None:
                 app.state.authenticator = Authenticator(trusted, client)
             app.state.fhir = FhirClient(client, max_pages=settings.fhir_max_pages)
+            # Connects and applies migrations; unsafe storage settings stop the start here.
+            app.state.store = await SQLAuditStore.open(settings)
             try:
                 yield
             finally:

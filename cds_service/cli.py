@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cds_service.settings import Settings
+from cds_service.store.commands import register as register_storage_commands
 
 app = typer.Typer(
     help="Neurotransmitter CDS Hooks service.",
@@ -42,6 +43,10 @@ def serve(
         log_level=settings.log_level.lower(),
         proxy_headers=True,
     )
+
+
+# `db upgrade`, `report`, `prune` (implemented in cds_service/store/commands.py).
+register_storage_commands(app)
 
 
 def main() -> None:

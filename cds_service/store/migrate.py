@@ -1,0 +1,56 @@
+"""Apply the Alembic revisions shipped inside the package.
+
+Used on every start (several workers or hosts may start at once) and by
+``cds-service db upgrade``. The whole upgrade runs in one transaction under a lock, so
+concurrent starts wait for each other instead of racing to create the same table: on
+PostgreSQL a transaction-scoped advisory lock, on SQLite the write lock that
+``BEGIN IMMEDIATE`` takes. Both backends have transactional DDL, so a failed revision leaves
+the schema as it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# An arbitrary constant naming this service's migration lock in pg_advisory_xact_lock.
+_PG_LOCK_ID = 0x6364_735F_6462  # "cds_db"
+
+
+def _config(connection: sa.Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+async def upgrade(engine: AsyncEngine) -> None:
+    """Bring the database to the newest revision; a no-op when it is there already."""
+    async with engine.connect() as conn:
+        await conn.run_sync(_upgrade)
+
+
+def _upgrade(conn: sa.Connection) -> None:
+    with conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
+        command.upgrade(_config(conn), "head")
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at, or None when it was never migrated."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )

@@ -1,0 +1,106 @@
+"""Retention: delete audit rows older than ``CDS_RETENTION_DAYS``.
+
+Invocations go by the time they started (with their cards and suggestions), feedback by the
+time it was received (with its accepted-suggestion rows). Rows are deleted in batches, each
+its own short transaction, so a large prune never holds SQLite's single write lock for long
+and the service keeps acknowledging feedback while it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cds_service.store.schema import (
+    cards,
+    feedback,
+    feedback_suggestions,
+    invocations,
+    suggestions,
+)
+
+BATCH = 5000
+
+
+@dataclass
+class PruneResult:
+    cutoff: datetime
+    deleted: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("invocations", "cards", "suggestions", "feedback", "feedback_suggestions"), 0
+        )
+    )
+
+
+async def prune(engine: AsyncEngine, cutoff: datetime, *, batch: int = BATCH) -> PruneResult:
+    """Delete every invocation started and every feedback received before ``cutoff``."""
+    result = PruneResult(cutoff=cutoff)
+    while True:
+        async with engine.begin() as conn:
+            done = await _prune_invocations(conn, cutoff, batch, result)
+        if done:
+            break
+    while True:
+        async with engine.begin() as conn:
+            done = await _prune_feedback(conn, cutoff, batch, result)
+        if done:
+            break
+    return result
+
+
+async def _delete(conn: AsyncConnection, statement: sa.Delete) -> int:
+    outcome = await conn.execute(statement)
+    return int(outcome.rowcount)
+
+
+async def _prune_invocations(
+    conn: AsyncConnection, cutoff: datetime, batch: int, result: PruneResult
+) -> bool:
+    ids = list(
+        (
+            await conn.execute(
+                sa.select(invocations.c.id)
+                .where(invocations.c.started_at < cutoff)
+                .order_by(invocations.c.id)
+                .limit(batch)
+            )
+        ).scalars()
+    )
+    if not ids:
+        return True
+    card_uuids = sa.select(cards.c.uuid).where(cards.c.invocation_id.in_(ids))
+    counts = result.deleted
+    counts["suggestions"] += await _delete(
+        conn, sa.delete(suggestions).where(suggestions.c.card_uuid.in_(card_uuids))
+    )
+    counts["cards"] += await _delete(conn, sa.delete(cards).where(cards.c.invocation_id.in_(ids)))
+    counts["invocations"] += await _delete(
+        conn, sa.delete(invocations).where(invocations.c.id.in_(ids))
+    )
+    return len(ids) < batch
+
+
+async def _prune_feedback(
+    conn: AsyncConnection, cutoff: datetime, batch: int, result: PruneResult
+) -> bool:
+    ids = list(
+        (
+            await conn.execute(
+                sa.select(feedback.c.id)
+                .where(feedback.c.received_at < cutoff)
+                .order_by(feedback.c.id)
+                .limit(batch)
+            )
+        ).scalars()
+    )
+    if not ids:
+        return True
+    counts = result.deleted
+    counts["feedback_suggestions"] += await _delete(
+        conn, sa.delete(feedback_suggestions).where(feedback_suggestions.c.feedback_id.in_(ids))
+    )
+    counts["feedback"] += await _delete(conn, sa.delete(feedback).where(feedback.c.id.in_(ids)))
+    return len(ids) < batch

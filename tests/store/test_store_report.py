@@ -1,0 +1,126 @@
+"""The report's numbers for a known set of invocations and feedback, on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from cds_service.report import build_report, render_text
+from cds_service.store import SQLAuditStore
+from tests.store.store_data import DEL, MR, SINCE, SR, load_known_set, settings
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[SQLAuditStore]:
+    store = await SQLAuditStore.open(settings(database_url))
+    yield store
+    await store.aclose()
+
+
+def topic(name: str, shown: int, acc: int, over: int, ign: int, reasons: list[Any]) -> Any:
+    return {
+        "topic": name,
+        "shown": shown,
+        "accepted": acc,
+        "overridden": over,
+        "ignored": ign,
+        "acceptance_rate": acc / shown,
+        "top_override_reasons": reasons,
+    }
+
+
+def kind(name: str, shown: int, acc: int) -> Any:
+    return {"kind": name, "shown": shown, "accepted": acc, "acceptance_rate": acc / shown}
+
+
+def reason(code: str, count: int, display: str | None = None) -> Any:
+    system = None if code == "(comment only)" else "http://example.org/override"
+    return {"code": code, "system": system, "display": display, "count": count}
+
+
+async def test_report_since_counts_the_known_set(store: SQLAuditStore) -> None:
+    await load_known_set(store)
+    report = (await build_report(store.engine, since=SINCE)).to_json()
+    assert report["since"] == SINCE.isoformat()
+    assert report["services"] == [
+        {
+            "service": "nts-order-sign",
+            "invocations": 1,
+            "unknown_card_feedback": 2,
+            "topics": [topic("safety", 1, 1, 0, 0, [])],
+            "suggestion_kinds": [kind(DEL, 1, 1)],
+        },
+        {
+            "service": "nts-patient-view",
+            "invocations": 2,
+            "unknown_card_feedback": 0,
+            "topics": [
+                topic("catecholaminergic", 2, 1, 1, 0, [reason("(comment only)", 1)]),
+                topic(
+                    "serotonergic",
+                    6,
+                    1,
+                    4,
+                    1,
+                    [
+                        reason("not-relevant", 2, "Not relevant"),
+                        reason("already-taking", 1),
+                        reason("patient-declined", 1, "Patient declined"),
+                    ],
+                ),
+            ],
+            # c8's suggestion was accepted before the card was overridden: it counts.
+            "suggestion_kinds": [kind(MR, 6, 2), kind(SR, 2, 1)],
+        },
+    ]
+
+
+async def test_report_without_since_includes_older_invocations(store: SQLAuditStore) -> None:
+    await load_known_set(store)
+    services = {s["service"]: s for s in (await build_report(store.engine)).to_json()["services"]}
+    view = services["nts-patient-view"]
+    assert view["invocations"] == 3
+    serotonergic = next(t for t in view["topics"] if t["topic"] == "serotonergic")
+    assert (serotonergic["shown"], serotonergic["accepted"], serotonergic["ignored"]) == (7, 2, 1)
+    assert view["suggestion_kinds"][0] == kind(MR, 7, 3)
+
+
+async def test_text_report_is_a_readable_table(store: SQLAuditStore) -> None:
+    await load_known_set(store)
+    text = render_text(await build_report(store.engine, since=SINCE))
+    lines = text.splitlines()
+    assert "Service nts-patient-view: 2 invocations" in lines
+    header = next(line for line in lines if line.startswith("topic"))
+    assert header.split() == [
+        "topic",
+        "shown",
+        "accepted",
+        "overridden",
+        "ignored",
+        "accept",
+        "rate",
+    ]
+    assert next(line for line in lines if line.startswith("serotonergic")).split() == [
+        "serotonergic",
+        "6",
+        "1",
+        "4",
+        "1",
+        "17%",
+    ]
+    assert (
+        "  serotonergic: top override reasons: Not relevant (2), already-taking (1), "
+        "Patient declined (1)" in lines
+    )
+    assert "Feedback for unknown cards: 2" in lines
+    assert "free text" not in text  # comments are never printed
+
+
+async def test_empty_store_reports_nothing(store: SQLAuditStore) -> None:
+    report = await build_report(store.engine)
+    assert report.services == []
+    assert "No invocations or feedback recorded" in render_text(report)
