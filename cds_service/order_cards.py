@@ -32,7 +32,7 @@ from cds_service.snapshot import MedicationFact, PatientSnapshot
 
 # The suggested resources are R4; a DSTU2 client (MedicationOrder) gets deletes only.
 _DSTU2_ORDER = "MedicationOrder"
-_LABEL = {"critical": "Do not combine", "warning": "Caution", "info": "Note"}
+_LABEL = {"block": "Not recommended", "warn": "Caution", "info": "Note"}
 _VERB = {"critical": "Remove draft", "warning": "Reconsider", "info": "Note for"}
 
 
@@ -80,7 +80,7 @@ def _finding_lines(finding: OrderFinding) -> list[str]:
     grade = f", evidence grade {rule.grade}" if rule.grade else ""
     hard = " Hard rule: not to be overridden." if rule.hard else ""
     lines = [
-        f"- **{_LABEL[finding.severity]}** (rule `{rule.id}` v{rule.version}{grade}): "
+        f"- **{'Do not combine' if rule.hard else _LABEL[rule.action]}** (rule `{rule.id}` v{rule.version}{grade}): "
         f"{rule.message.strip()}{hard}"
     ]
     if finding.subject is not finding.order:
@@ -195,7 +195,8 @@ def _detail(
         trace.merge(finding.hit.trace)
     lines += input_table(trace, kb)
     lines += ["**Rules**", ""]
-    for rule in dict.fromkeys(f.hit.rule for f in findings):
+    rules = {f.hit.rule.id: f.hit.rule for f in findings}
+    for rule in rules.values():
         lines.append(f"- `{rule.id}` {rule.title}: {rule.statement.strip()}")
     lines.append("")
     if offered_tests:

@@ -81,7 +81,7 @@ def review_orders(snapshot: PatientSnapshot, kb: KnowledgeBase) -> OrderReview:
     if not focus:
         return OrderReview((), (), ())
     therapy = snapshot.medications + snapshot.drafts
-    findings: dict[tuple[str, str, str], OrderFinding] = {}
+    findings: dict[tuple[str, frozenset[str], str], OrderFinding] = {}
     for fact in therapy:
         subject = fact_subject(fact, kb)
         if not any(applies(rule, subject) for rule in kb.safety_rules):
@@ -92,7 +92,9 @@ def review_orders(snapshot: PatientSnapshot, kb: KnowledgeBase) -> OrderReview:
             order = next((c for c in candidates if c.selected), None)
             if order is None:
                 continue  # no draft in focus is involved: current therapy, not this order
-            key = (hit.rule.id, fact.ref, order.ref)
+            # Mirror rules (A with B, B with A) say the same thing once per pair of drugs.
+            pair = frozenset([fact.ref, *(p.ref for p in partners)])
+            key = (order.ref, pair, hit.rule.message)
             findings.setdefault(key, OrderFinding(order, fact, hit, partners))
     unchecked = tuple(d for d in focus if not d.classified)
     return OrderReview(tuple(findings.values()), focus, unchecked, _alerts(focus, snapshot, kb))

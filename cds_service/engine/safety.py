@@ -211,10 +211,21 @@ def offered(decisions: Iterable[Decision]) -> list[Decision]:
     shown = [d for d in decisions if d.shown]
     present = {(d.candidate.kind, d.candidate.target) for d in shown}
     for decision in decisions:
-        replacement = decision.replacement
-        if replacement is not None and ("lab_order", replacement.target) not in present:
-            present.add(("lab_order", replacement.target))
-            shown.append(Decision(replacement, "allow", ()))
+        if decision.verdict != "block":
+            continue
+        # Decision.replacement is the first; every block for missing data names its own test.
+        wanted = [decision.replacement] if decision.replacement else []
+        wanted += [
+            Candidate(
+                "lab_order", h.rule.replacement.lab_order, decision.candidate.pathway, (h.rule.id,)
+            )
+            for h in decision.hits
+            if h.rule.action == "block" and h.rule.replacement is not None
+        ]
+        for replacement in wanted:
+            if ("lab_order", replacement.target) not in present:
+                present.add(("lab_order", replacement.target))
+                shown.append(Decision(replacement, "allow", ()))
     return shown
 
 
