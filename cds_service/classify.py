@@ -63,7 +63,13 @@ def classify_drug(kb: KnowledgeBase, concepts: Iterable[Any]) -> DrugMatch:
         texts = [concept_text(c) or "" for c in concepts]
         texts += [str(c.get("display", "")) for concept in concepts for c in codings(concept)]
         folded = " ".join(fold_text(t) for t in texts if t)
-        found = [(n, i) for n, i in kb.ingredient_names if n in folded]
+        index = kb.ingredient_name_index
+        found = [
+            (needle, ingredient_id)
+            for word in set(folded.split())
+            for needle, ingredient_id in index.get(word, ())
+            if needle in folded
+        ]
         for needle, ingredient_id in found:
             # "zinc oxide" names zinc oxide, not also "zinc": a name inside a longer match
             # (of another ingredient) does not count on its own.

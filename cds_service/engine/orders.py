@@ -82,10 +82,18 @@ def review_orders(snapshot: PatientSnapshot, kb: KnowledgeBase) -> OrderReview:
         return OrderReview((), (), ())
     therapy = snapshot.medications + snapshot.drafts
     findings: dict[tuple[str, frozenset[str], str], OrderFinding] = {}
+    drug_targets = kb.safety_drug_targets
     for fact in therapy:
-        subject = fact_subject(fact, kb)
-        if not any(applies(rule, subject) for rule in kb.safety_rules):
+        # Only supplements and drugs some rule is about can be subjects (fast path for the
+        # long medication lists of real records).
+        if not (
+            fact.draft
+            or fact.interventions
+            or drug_targets.intersection(fact.ingredients)
+            or drug_targets.intersection(fact.classes)
+        ):
             continue
+        subject = fact_subject(fact, kb)
         for hit in check_subject(subject, snapshot, kb, scope="orders", therapy=therapy):
             partners = tuple(hit.trace.medications.values())
             candidates = ([fact] if fact.draft else []) + [p for p in partners if p.draft]

@@ -142,6 +142,13 @@ class KnowledgeBase:
     safety_prompts: tuple[SafetyPrompt, ...] = ()
     # ingredient id -> intervention id, for supplements that are also interventions.
     ingredient_interventions: dict[str, str] = field(default_factory=dict, repr=False)
+    # first word of a folded name -> (folded name, ingredient id): name matching looks only at
+    # the names whose first word occurs in the text.
+    ingredient_name_index: dict[str, tuple[tuple[str, str], ...]] = field(
+        default_factory=dict, repr=False
+    )
+    # Class and ingredient ids some safety rule names in applies_to.medications.
+    safety_drug_targets: frozenset[str] = frozenset()
 
     @property
     def version(self) -> str:
@@ -431,7 +438,20 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         ingredient_interventions={
             i.id: i.intervention for i in ingredients.values() if i.intervention is not None
         },
+        ingredient_name_index=_name_index(names),
+        safety_drug_targets=frozenset(
+            drug for rule in safety_rules for drug in rule.applies_to.medications
+        ),
     )
+
+
+def _name_index(names: list[tuple[str, str]]) -> dict[str, tuple[tuple[str, str], ...]]:
+    index: dict[str, list[tuple[str, str]]] = {}
+    for needle, ingredient_id in names:
+        words = needle.split()
+        if words:
+            index.setdefault(words[0], []).append((needle, ingredient_id))
+    return {word: tuple(entries) for word, entries in index.items()}
 
 
 class _Checker:
