@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cds_service.audit import CardAudit, SuggestionAudit
-from cds_service.engine.safety import targets
+from cds_service.engine.safety import offered, targets
 from cds_service.engine.types import Decision, Finding, PathwayAssessment, Trace
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import Citation, Intervention, LabOrder, Measure
@@ -113,7 +113,8 @@ def _pathway_card(
     pathway = assessment.pathway
     findings = assessment.findings
     primary = findings[0].rule
-    shown = [d for d in decisions if d.shown]
+    # Shown decisions plus the "order this test" replacements of blocks for missing data.
+    shown = offered(decisions)
     warned = [d for d in shown if d.verdict == "warn"]
 
     suggestions: list[Suggestion] = []
@@ -294,7 +295,7 @@ def threshold_line(measure: Measure, kb: KnowledgeBase) -> str:
 
 
 def _options(decisions: Sequence[Decision], kb: KnowledgeBase) -> list[str]:
-    shown = [d for d in decisions if d.shown]
+    shown = offered(decisions)
     if not shown:
         return []
     lines = ["**Options for discussion**", ""]
@@ -323,7 +324,7 @@ def _withheld(decisions: Sequence[Decision], kb: KnowledgeBase) -> list[str]:
     for decision in blocked:
         name = kb.interventions[decision.candidate.target].name
         reasons = [
-            f"{h.rule.message} (rule {h.rule.id})"
+            f"{h.rule.message} (rule {h.rule.id}{'; ' + h.dose_note if h.dose_note else ''})"
             for h in decision.hits
             if h.rule.action == "block"
         ]

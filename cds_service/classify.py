@@ -63,10 +63,24 @@ def classify_drug(kb: KnowledgeBase, concepts: Iterable[Any]) -> DrugMatch:
         texts = [concept_text(c) or "" for c in concepts]
         texts += [str(c.get("display", "")) for concept in concepts for c in codings(concept)]
         folded = " ".join(fold_text(t) for t in texts if t)
-        for needle, ingredient_id in kb.ingredient_names:
-            if needle in folded:
-                ingredients[ingredient_id] = None
-                matched_by = "name"
+        index = kb.ingredient_name_index
+        found = [
+            (needle, ingredient_id)
+            for word in set(folded.split())
+            for needle, ingredient_id in index.get(word, ())
+            if needle in folded
+        ]
+        for needle, ingredient_id in found:
+            # "zinc oxide" names zinc oxide, not also "zinc": a name inside a longer match
+            # (of another ingredient) does not count on its own.
+            if any(
+                needle in longer and other != ingredient_id
+                for longer, other in found
+                if longer != needle
+            ):
+                continue
+            ingredients[ingredient_id] = None
+            matched_by = "name"
     classes: dict[str, None] = {}
     for ingredient_id in ingredients:
         classes.update(dict.fromkeys(kb.ingredients[ingredient_id].classes))
@@ -110,6 +124,8 @@ def classify_condition(kb: KnowledgeBase, concept: Any) -> tuple[str, ...]:
                     found[class_id] = None
     if not found and kb.condition_names:
         text = fold_text(" ".join(filter(None, [concept_text(concept)])))
+        if any(exclusion in text for exclusion in kb.condition_name_exclusions):
+            return ()  # e.g. "family history of bipolar disorder": not the patient's condition
         for needle, class_id in kb.condition_names:
             if needle in text:
                 found[class_id] = None

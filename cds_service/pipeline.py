@@ -14,11 +14,14 @@ from typing import Any
 from cds_service.audit import CardAudit
 from cds_service.cards import RenderedCard, pathway_cards
 from cds_service.engine.assess import assess
+from cds_service.engine.orders import review_orders
 from cds_service.engine.recommend import recommend
-from cds_service.engine.safety import gate
+from cds_service.engine.safety import alert_hits, gate
 from cds_service.knowledge import KnowledgeBase
+from cds_service.order_cards import order_cards
 from cds_service.prefetch import PrefetchResult
 from cds_service.protocol import HookRequest
+from cds_service.safety_cards import alert_cards, prompt_cards
 from cds_service.snapshot import PatientSnapshot, build_snapshot
 
 EXTENSION_KEY = "org.neurotransmitter-cds"
@@ -51,7 +54,14 @@ def evaluate(
     decisions = gate(recommend(assessments), snapshot, kb)
     rendered: list[RenderedCard] = []
     if request.hook == "patient-view":
+        # Critical safety alerts (suicide risk) come first, before any pathway card.
+        rendered += alert_cards(alert_hits(snapshot, kb), kb)
         rendered += pathway_cards(assessments, decisions, snapshot, kb)
+        rendered += prompt_cards(snapshot, kb)
+    else:
+        review = review_orders(snapshot, kb)
+        rendered += alert_cards(review.alerts, kb)
+        rendered += order_cards(review, snapshot, kb)
     extension: dict[str, Any] = {"knowledgeVersion": kb.version}
     notes = _data_notes(prefetch)
     if notes:

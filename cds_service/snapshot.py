@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from cds_service.classify import DrugMatch, classify_condition, classify_drug, washout_days
+from cds_service.doses import DoseEstimate, ordered_doses
 from cds_service.fhir_values import (
     as_list,
     codings,
@@ -74,6 +75,11 @@ class MedicationFact:
     draft: bool = False
     selected: bool = False
     resource: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # When therapy began (None: unknown), and the daily amount per ingredient when it can be
+    # told from the dosage (see doses.py); interventions = supplements among the ingredients.
+    start_date: datetime | None = None
+    doses: Mapping[str, DoseEstimate] = field(default_factory=dict, compare=False)
+    interventions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +337,20 @@ class _Reader:
         if isinstance(rid, str):
             self.medications_by_id[rid] = resource
 
+    def medication_of(self, resource: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The contained or referenced Medication resource of an order or statement."""
+        reference = resource.get("medicationReference")
+        if not isinstance(reference, Mapping):
+            return None
+        target = reference.get("reference")
+        if isinstance(target, str) and target.startswith("#"):
+            for contained in as_list(resource.get("contained")):
+                if isinstance(contained, Mapping) and contained.get("id") == target[1:]:
+                    return contained
+            return None
+        rid = reference_id(reference)
+        return self.medications_by_id.get(rid) if rid else None
+
     def drug_concepts(self, resource: Mapping[str, Any]) -> list[Any]:
         """medication[x] as CodeableConcepts, following contained or referenced Medications."""
         concepts: list[Any] = []
@@ -339,15 +359,7 @@ class _Reader:
             concepts.append(concept)
         reference = resource.get("medicationReference")
         if isinstance(reference, Mapping):
-            target = reference.get("reference")
-            medication: Mapping[str, Any] | None = None
-            if isinstance(target, str) and target.startswith("#"):
-                for contained in as_list(resource.get("contained")):
-                    if isinstance(contained, Mapping) and contained.get("id") == target[1:]:
-                        medication = contained
-            else:
-                rid = reference_id(reference)
-                medication = self.medications_by_id.get(rid) if rid else None
+            medication = self.medication_of(resource)
             if medication is not None:
                 concepts.append(medication.get("code"))
                 for ingredient in as_list(medication.get("ingredient")):
@@ -361,10 +373,23 @@ class _Reader:
     def medication_fact(
         self, resource: Mapping[str, Any], *, draft: bool, selected: bool
     ) -> MedicationFact:
-        match: DrugMatch = classify_drug(self.kb, self.drug_concepts(resource))
+        concepts = self.drug_concepts(resource)
+        match: DrugMatch = classify_drug(self.kb, concepts)
         status = resource.get("status")
         status = status if isinstance(status, str) else None
+        if resource.get("taken") in ("n", "not-taken"):  # STU3 MedicationStatement.taken
+            status = "not-taken"
         last = _medication_date(resource)
+        names = [concept_text(c) or "" for c in concepts]
+        names += [str(c.get("display", "")) for concept in concepts for c in codings(concept)]
+        doses = ordered_doses(
+            self.kb,
+            resource,
+            match.ingredients,
+            product_codes=[str(c.get("code")) for concept in concepts for c in codings(concept)],
+            names=[n for n in names if n],
+            medication=self.medication_of(resource),
+        )
         active = draft or status in ACTIVE_MEDICATION_STATUSES
         recent = False
         if not active and status in ENDED_MEDICATION_STATUSES and last is not None:
@@ -383,6 +408,15 @@ class _Reader:
             draft=draft,
             selected=selected,
             resource=resource,
+            start_date=_medication_start(resource),
+            doses=doses,
+            interventions=tuple(
+                dict.fromkeys(
+                    self.kb.ingredient_interventions[i]
+                    for i in match.ingredients
+                    if i in self.kb.ingredient_interventions
+                )
+            ),
         )
 
     # -- Conditions ------------------------------------------------------------------------
@@ -604,6 +638,26 @@ def _medication_date(resource: Mapping[str, Any]) -> datetime | None:
     ]
     dates = [d for d in candidates if d is not None]
     return max(dates) if dates else None
+
+
+def _medication_start(resource: Mapping[str, Any]) -> datetime | None:
+    """When therapy began: the earliest start the resource states."""
+    candidates = [
+        _period_start(resource.get("effectivePeriod")),
+        parse_datetime(resource.get("effectiveDateTime")),
+        _period_start(_get(resource, "dispenseRequest", "validityPeriod")),
+        parse_datetime(resource.get("authoredOn")),
+        parse_datetime(resource.get("dateWritten")),
+    ]
+    for dosage in as_list(resource.get("dosageInstruction")) + as_list(resource.get("dosage")):
+        if isinstance(dosage, Mapping):
+            candidates.append(_period_start(_get(dosage, "timing", "repeat", "boundsPeriod")))
+    dates = [d for d in candidates if d is not None]
+    return min(dates) if dates else None
+
+
+def _period_start(period: Any) -> datetime | None:
+    return parse_datetime(period.get("start")) if isinstance(period, Mapping) else None
 
 
 def _period_end(period: Any) -> datetime | None:

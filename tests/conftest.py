@@ -12,7 +12,12 @@ import pytest
 from cds_service.app import create_app
 from cds_service.knowledge import KnowledgeBase, load_knowledge
 from cds_service.settings import PROJECT_ROOT, Settings
+from tests import safety_net
 from tests.servers import FhirServer, serve_app
+
+# Every evaluation in the suite (in-process or under uvicorn) is re-checked for suggestions the
+# safety rules forbid; see tests/safety_net.py and the autouse fixture below.
+safety_net.install()
 
 SHARED_TESTDATA = PROJECT_ROOT.parent / "shared" / "testdata"
 
@@ -53,3 +58,12 @@ def client(service_url: str) -> Iterator[httpx.Client]:
 def fhir_server() -> Iterator[FhirServer]:
     with FhirServer() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def no_blocked_suggestions() -> Iterator[None]:
+    """Fail any test during which a response suggested an option blocked for its patient."""
+    safety_net.take()
+    yield
+    violations = safety_net.take()
+    assert not violations, f"blocked options were suggested: {violations}"

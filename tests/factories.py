@@ -188,3 +188,77 @@ SERVICE_FOR_HOOK = {
     "order-select": "neurotransmitter-order-select",
     "order-sign": "neurotransmitter-order-sign",
 }
+
+
+# --- Medication statements and draft orders (safety tests) -----------------------------------
+
+
+def medication_statement(
+    display: str,
+    rxnorm: str | None = None,
+    *,
+    status: str = "active",
+    days: float = 30,
+    patient_id: str = PATIENT_ID,
+    **extra: Any,
+) -> dict[str, Any]:
+    """An R4 MedicationStatement (supplements are usually recorded this way)."""
+    concept: dict[str, Any] = {"text": display}
+    if rxnorm:
+        concept["coding"] = [{"system": RXNORM, "code": rxnorm, "display": display}]
+    resource = {
+        "resourceType": "MedicationStatement",
+        "id": f"ms-{next(_ids)}",
+        "status": status,
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "medicationCodeableConcept": concept,
+        "effectivePeriod": {"start": days_ago(days)},
+    }
+    resource.update(extra)
+    return resource
+
+
+def daily_dosage(value: float, unit: str, per_day: float = 1) -> list[dict[str, Any]]:
+    """R4 dosageInstruction: ``value unit`` ``per_day`` times a day."""
+    return [
+        {
+            "timing": {"repeat": {"frequency": per_day, "period": 1, "periodUnit": "d"}},
+            "doseAndRate": [{"doseQuantity": {"value": value, "unit": unit}}],
+        }
+    ]
+
+
+def draft_order(
+    display: str,
+    rxnorm: str | None = None,
+    *,
+    resource_id: str | None = None,
+    dstu2: bool = False,
+    dose: tuple[float, str] | None = None,
+    patient_id: str = PATIENT_ID,
+) -> dict[str, Any]:
+    """A draft medication order as the sandbox sends it: R4 MedicationRequest or DSTU2 MedicationOrder."""
+    concept: dict[str, Any] = {"text": display}
+    if rxnorm:
+        concept["coding"] = [{"system": RXNORM, "code": rxnorm, "display": display}]
+    resource: dict[str, Any] = {
+        "resourceType": "MedicationOrder" if dstu2 else "MedicationRequest",
+        "id": resource_id or f"draft-{next(_ids)}",
+        "status": "draft",
+        "medicationCodeableConcept": concept,
+    }
+    if dstu2:
+        resource["patient"] = {"reference": f"Patient/{patient_id}"}
+        if dose:
+            resource["dosageInstruction"] = [
+                {
+                    "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                    "doseQuantity": {"value": dose[0], "unit": dose[1]},
+                }
+            ]
+    else:
+        resource["intent"] = "order"
+        resource["subject"] = {"reference": f"Patient/{patient_id}"}
+        if dose:
+            resource["dosageInstruction"] = daily_dosage(*dose)
+    return resource

@@ -82,6 +82,11 @@ def _medication(predicate: MedicationPredicate, snapshot: PatientSnapshot, trace
     for medication in pool:
         if not (medication.active or (predicate.include_recent and medication.recent)):
             continue
+        if predicate.min_days is not None and (
+            medication.start_date is None
+            or (snapshot.now - medication.start_date).days < predicate.min_days
+        ):
+            continue
         if target in medication.classes or target in medication.ingredients:
             trace.medications[medication.ref] = medication
             found = True

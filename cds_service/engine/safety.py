@@ -1,16 +1,65 @@
-"""The safety gate: every block/warn/info decision about a candidate suggestion is made here.
+"""The safety gate: every block/warn/info decision about giving something to a patient is made here.
 
-Nothing reaches a card without passing ``gate``. A block is never rendered as a suggestion;
-the card says what was withheld and why. Rules are data (``mappings/safety.yaml``).
+A *subject* is what would be given: a candidate suggestion (an intervention at its proposed
+daily dose), a clinician's draft order, or a drug the patient already takes when a draft order
+would be combined with it. A rule (``mappings/safety.yaml``) applies to a subject by
+intervention id or tag, to every supplement, or by medication class or ingredient; its trigger
+is evaluated on the patient with the subject itself left out, so a drug never interacts with
+itself. Dose-dependent rules compare the subject's daily dose with the rule's threshold; an
+unknown dose counts as above the threshold, and the hit says so.
+
+Nothing reaches a card without passing ``gate``. A block is never rendered as a suggestion; the
+card says what was withheld and why, and a block for missing data (C24) carries the lab order to
+offer instead. Order-time checks (engine/orders.py) use ``check_subject`` from here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from cds_service.doses import DoseEstimate, canonical_amount, convert
 from cds_service.engine.predicates import holds
 from cds_service.engine.types import Candidate, Decision, SafetyHit, Trace, Verdict
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import Intervention, SafetyRule
-from cds_service.snapshot import PatientSnapshot
+from cds_service.snapshot import MedicationFact, PatientSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Something that would be given to the patient, as the safety rules see it."""
+
+    name: str
+    interventions: tuple[Intervention, ...]
+    ingredients: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+    # Daily amount per intervention id (suggestions) or ingredient id (orders, statements).
+    doses: Mapping[str, DoseEstimate] = field(default_factory=dict)
+    fact: MedicationFact | None = None  # None for one of the service's own suggestions
+
+    @property
+    def is_supplement(self) -> bool:
+        return bool(self.interventions)
+
+
+def intervention_subject(intervention: Intervention) -> Subject:
+    """A suggestion of ``intervention`` at the daily dose the knowledge base proposes."""
+    doses: dict[str, DoseEstimate] = {}
+    proposed = intervention.daily_dose
+    if proposed is not None:
+        amount = canonical_amount(proposed.value, proposed.unit)
+        if amount is not None:
+            doses[intervention.id] = DoseEstimate(
+                amount[0], amount[1], True, f"proposed {proposed.value:g} {proposed.unit}/day"
+            )
+    return Subject(intervention.name, (intervention,), doses=doses)
+
+
+def fact_subject(fact: MedicationFact, kb: KnowledgeBase) -> Subject:
+    """A draft order or a current medication as a subject (supplements keep their interventions)."""
+    interventions = tuple(kb.interventions[i] for i in fact.interventions if i in kb.interventions)
+    return Subject(fact.name, interventions, fact.ingredients, fact.classes, fact.doses, fact)
 
 
 def targets(rule: SafetyRule, intervention: Intervention) -> bool:
@@ -22,17 +71,97 @@ def targets(rule: SafetyRule, intervention: Intervention) -> bool:
     )
 
 
+def applies(rule: SafetyRule, subject: Subject) -> bool:
+    """Does the rule concern giving this subject (by intervention, tag, class or ingredient)?"""
+    if any(targets(rule, intervention) for intervention in subject.interventions):
+        return True
+    drugs = rule.applies_to.medications
+    return bool(drugs) and any(d in subject.ingredients or d in subject.classes for d in drugs)
+
+
+def _relevant_doses(
+    rule: SafetyRule, subject: Subject, kb: KnowledgeBase
+) -> list[DoseEstimate | None]:
+    """The doses of the parts of the subject the rule is about; None where unknown."""
+    if subject.fact is None:
+        return [subject.doses.get(i.id) for i in subject.interventions if targets(rule, i)]
+    drugs = set(rule.applies_to.medications)
+    relevant = []
+    for ingredient_id in subject.ingredients:
+        intervention_id = kb.ingredient_interventions.get(ingredient_id)
+        by_intervention = intervention_id in kb.interventions and targets(
+            rule, kb.interventions[intervention_id]
+        )
+        by_drug = ingredient_id in drugs or bool(drugs & set(kb.ingredients[ingredient_id].classes))
+        if by_intervention or by_drug:
+            relevant.append(subject.doses.get(ingredient_id))
+    return relevant or [None]
+
+
+def dose_applies(rule: SafetyRule, subject: Subject, kb: KnowledgeBase) -> tuple[bool, str | None]:
+    """Whether a dose-dependent rule applies, and a note saying how the dose was judged."""
+    threshold = rule.dose
+    if threshold is None:
+        return True, None
+    limit = threshold.describe()
+    unknown = False
+    for dose in _relevant_doses(rule, subject, kb):
+        if dose is None:
+            unknown = True
+            continue
+        value = convert(dose.amount, dose.unit, threshold.unit)
+        if value is None:
+            unknown = True
+        elif threshold.exceeded_by(value):
+            return True, f"dose {dose.describe()} ({dose.text}) is {limit}"
+        elif not dose.per_day:
+            unknown = True
+    if unknown:
+        return True, f"dose unknown or incomplete: assumed {limit} (conservative)"
+    return False, None
+
+
+def therapy_without(pool: Iterable[MedicationFact], subject: Subject) -> tuple[MedicationFact, ...]:
+    """The rest of the patient's therapy: not the subject, nor another product of its ingredients."""
+    own = set(subject.ingredients)
+    fact = subject.fact
+    return tuple(m for m in pool if m is not fact and not (own and own & set(m.ingredients)))
+
+
+def check_subject(
+    subject: Subject,
+    snapshot: PatientSnapshot,
+    kb: KnowledgeBase,
+    *,
+    scope: str,
+    therapy: tuple[MedicationFact, ...] | None = None,
+) -> tuple[SafetyHit, ...]:
+    """Every safety rule in ``scope`` that fires for giving this subject to this patient.
+
+    ``therapy`` replaces the snapshot's medications (order time: current and recent therapy
+    plus the other draft orders); the subject itself is always left out.
+    """
+    pool = snapshot.medications if therapy is None else therapy
+    others = therapy_without(pool, subject)
+    view = replace(snapshot, medications=others, drafts=())
+    hits = []
+    for rule in kb.safety_rules:
+        if scope not in rule.scope or not applies(rule, subject):
+            continue
+        trace = Trace()
+        if not holds(rule.trigger, view, trace):
+            continue
+        fires, note = dose_applies(rule, subject, kb)
+        if fires:
+            hits.append(SafetyHit(rule, trace, note))
+    return tuple(hits)
+
+
 def check_intervention(
     intervention: Intervention, snapshot: PatientSnapshot, kb: KnowledgeBase
 ) -> tuple[SafetyHit, ...]:
-    """Every safety rule that fires for giving this intervention to this patient."""
-    hits = []
-    for rule in kb.safety_rules:
-        if targets(rule, intervention):
-            trace = Trace()
-            if holds(rule.trigger, snapshot, trace):
-                hits.append(SafetyHit(rule, trace))
-    return tuple(hits)
+    """Every safety rule that fires for suggesting this intervention to this patient."""
+    return check_subject(intervention_subject(intervention), snapshot, kb, scope="suggestions")
 
 
 def verdict_of(hits: tuple[SafetyHit, ...]) -> Verdict:
@@ -60,5 +189,52 @@ def gate(
             )
             continue
         hits = check_intervention(intervention, snapshot, kb)
-        decisions.append(Decision(candidate, verdict_of(hits), hits))
+        verdict = verdict_of(hits)
+        replacement = None
+        if verdict == "block":
+            for hit in hits:
+                if hit.rule.action == "block" and hit.rule.replacement is not None:
+                    replacement = Candidate(
+                        kind="lab_order",
+                        target=hit.rule.replacement.lab_order,
+                        pathway=candidate.pathway,
+                        rule_ids=(hit.rule.id,),
+                    )
+                    break
+        decisions.append(Decision(candidate, verdict, hits, replacement=replacement))
     return decisions
+
+
+def offered(decisions: Iterable[Decision]) -> list[Decision]:
+    """What a card may suggest: the shown decisions, then replacement lab orders not yet there."""
+    decisions = list(decisions)
+    shown = [d for d in decisions if d.shown]
+    present = {(d.candidate.kind, d.candidate.target) for d in shown}
+    for decision in decisions:
+        if decision.verdict != "block":
+            continue
+        # Decision.replacement is the first; every block for missing data names its own test.
+        wanted = [decision.replacement] if decision.replacement else []
+        wanted += [
+            Candidate(
+                "lab_order", h.rule.replacement.lab_order, decision.candidate.pathway, (h.rule.id,)
+            )
+            for h in decision.hits
+            if h.rule.action == "block" and h.rule.replacement is not None
+        ]
+        for replacement in wanted:
+            if ("lab_order", replacement.target) not in present:
+                present.add(("lab_order", replacement.target))
+                shown.append(Decision(replacement, "allow", ()))
+    return shown
+
+
+def alert_hits(snapshot: PatientSnapshot, kb: KnowledgeBase) -> tuple[SafetyHit, ...]:
+    """Rules whose trigger alone warrants a critical card for this patient (e.g. suicide risk)."""
+    hits = []
+    for rule in kb.safety_rules:
+        if rule.alert:
+            trace = Trace()
+            if holds(rule.trigger, snapshot, trace):
+                hits.append(SafetyHit(rule, trace))
+    return tuple(hits)

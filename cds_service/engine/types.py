@@ -61,6 +61,8 @@ class Candidate:
 class SafetyHit:
     rule: SafetyRule
     trace: Trace
+    # How the dose bore on a dose-dependent rule, e.g. "dose unknown: assumed above 5 mg/day".
+    dose_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ class Decision:
     verdict: Verdict
     hits: tuple[SafetyHit, ...]  # every rule that fired, block, warn and info alike
     reason: str | None = None  # for blocks that are not rules (e.g. "do not offer")
+    # A block for missing safety data (C24) offers this lab order instead of the supplement.
+    replacement: Candidate | None = None
 
     @property
     def shown(self) -> bool:

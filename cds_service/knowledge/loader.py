@@ -39,6 +39,7 @@ from cds_service.knowledge.schema import (
     Product,
     Questionnaire,
     Rule,
+    SafetyPrompt,
     SafetyRule,
 )
 
@@ -85,10 +86,14 @@ class MedicationsFile(_File):
 
 class ConditionsFile(_File):
     conditions: list[ConditionClass] = []
+    # Words that make a condition's *text* about someone or something else ("family history of
+    # bipolar disorder"): such text never classifies by name.
+    name_exclusions: list[str] = []
 
 
 class SafetyFile(_File):
     rules: list[SafetyRule] = []
+    prompts: list[SafetyPrompt] = []
 
 
 def fold_text(text: str) -> str:
@@ -133,6 +138,17 @@ class KnowledgeBase:
     snomed_conditions: dict[str, tuple[str, ...]] = field(repr=False)
     icd_condition_prefixes: tuple[tuple[str, str], ...] = field(repr=False)
     condition_names: tuple[tuple[str, str], ...] = field(repr=False)
+    condition_name_exclusions: tuple[str, ...] = field(default=(), repr=False)
+    safety_prompts: tuple[SafetyPrompt, ...] = ()
+    # ingredient id -> intervention id, for supplements that are also interventions.
+    ingredient_interventions: dict[str, str] = field(default_factory=dict, repr=False)
+    # first word of a folded name -> (folded name, ingredient id): name matching looks only at
+    # the names whose first word occurs in the text.
+    ingredient_name_index: dict[str, tuple[tuple[str, str], ...]] = field(
+        default_factory=dict, repr=False
+    )
+    # Class and ingredient ids some safety rule names in applies_to.medications.
+    safety_drug_targets: frozenset[str] = frozenset()
 
     @property
     def version(self) -> str:
@@ -198,9 +214,10 @@ def _walk(predicate: Predicate) -> Iterator[Predicate]:
 def load_knowledge(root: Path) -> KnowledgeBase:
     """Read, validate and index the knowledge base in ``root`` (the mappings/ folder)."""
     manifest = _parse(root / "knowledge.yaml", Manifest)
-    citations = _unique(
-        _parse(root / "citations.yaml", CitationsFile).citations, "citations.yaml", "citation"
-    )
+    citation_list = list(_parse(root / "citations.yaml", CitationsFile).citations)
+    for path in sorted(root.glob("citations-*.yaml")):
+        citation_list += _parse(path, CitationsFile).citations
+    citations = _unique(citation_list, "citations*.yaml", "citation")
     analytes = _parse(root / "analytes.yaml", AnalytesFile).analytes
     questionnaires = _parse(root / "questionnaires.yaml", QuestionnairesFile).questionnaires
     measures: dict[str, Measure] = _unique([*analytes, *questionnaires], "analytes.yaml", "measure")
@@ -228,11 +245,12 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         if product.rxnorm in products:
             raise KnowledgeError(f"medications.yaml: duplicate product {product.rxnorm}")
         products[product.rxnorm] = product
-    condition_classes = _unique(
-        _parse(root / "conditions.yaml", ConditionsFile).conditions, "conditions.yaml", "condition"
-    )
-    safety_rules = _parse(root / "safety.yaml", SafetyFile).rules
-    _unique(safety_rules, "safety.yaml", "safety rule")
+    conditions_file = _parse(root / "conditions.yaml", ConditionsFile)
+    condition_classes = _unique(conditions_file.conditions, "conditions.yaml", "condition")
+    safety_file = _parse(root / "safety.yaml", SafetyFile)
+    safety_rules = safety_file.rules
+    safety_prompts = safety_file.prompts
+    _unique([*safety_rules, *safety_prompts], "safety.yaml", "safety rule or prompt")
 
     system_uris = dict(manifest.code_systems)
     check = _Checker(system_uris, citations)
@@ -306,6 +324,14 @@ def load_knowledge(root: Path) -> KnowledgeBase:
                 )
     for condition in condition_classes.values():
         check.citations(f"conditions.yaml: {condition.id}", condition.citations)
+    for medication_class in medication_classes.values():
+        check.citations(f"medications.yaml: {medication_class.id}", medication_class.citations)
+    for product in products.values():
+        for strength in product.strengths:
+            if strength.ingredient not in product.ingredients:
+                raise KnowledgeError(
+                    f"medications.yaml: product {product.rxnorm}: strength for {strength.ingredient!r}, not an ingredient of it"
+                )
 
     refs = _References(measures, medication_classes, ingredients, condition_classes)
     for rule in rules:
@@ -332,6 +358,18 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         for tag in safety_rule.applies_to.tags:
             if tag not in all_tags:
                 raise KnowledgeError(f"{where}: no intervention carries tag {tag!r}")
+        for drug in safety_rule.applies_to.medications:
+            if drug not in medication_classes and drug not in ingredients:
+                raise KnowledgeError(f"{where}: unknown medication class {drug!r}")
+        replacement = safety_rule.replacement
+        if replacement is not None and replacement.lab_order not in lab_orders:
+            raise KnowledgeError(f"{where}: unknown lab order {replacement.lab_order!r}")
+    for prompt in safety_prompts:
+        where = f"safety.yaml: {prompt.id}"
+        check.citations(where, prompt.citations, required=True)
+        refs.predicate(where, prompt.trigger)
+        if prompt.lab_order is not None and prompt.lab_order not in lab_orders:
+            raise KnowledgeError(f"{where}: unknown lab order {prompt.lab_order!r}")
 
     aliases = {uri: uri for uri in system_uris.values()}
     for alternative, alias in manifest.system_aliases.items():
@@ -395,7 +433,25 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         snomed_conditions={k: tuple(v) for k, v in snomed_conditions.items()},
         icd_condition_prefixes=tuple(icd_prefixes),
         condition_names=tuple(condition_names),
+        condition_name_exclusions=tuple(fold_text(x) for x in conditions_file.name_exclusions),
+        safety_prompts=tuple(safety_prompts),
+        ingredient_interventions={
+            i.id: i.intervention for i in ingredients.values() if i.intervention is not None
+        },
+        ingredient_name_index=_name_index(names),
+        safety_drug_targets=frozenset(
+            drug for rule in safety_rules for drug in rule.applies_to.medications
+        ),
     )
+
+
+def _name_index(names: list[tuple[str, str]]) -> dict[str, tuple[tuple[str, str], ...]]:
+    index: dict[str, list[tuple[str, str]]] = {}
+    for needle, ingredient_id in names:
+        words = needle.split()
+        if words:
+            index.setdefault(words[0], []).append((needle, ingredient_id))
+    return {word: tuple(entries) for word, entries in index.items()}
 
 
 class _Checker:

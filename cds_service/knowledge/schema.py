@@ -260,6 +260,8 @@ class MedicationPredicate(_Model):
     medication: str  # a medication class id or ingredient id (medications.yaml)
     include_recent: bool = True
     include_drafts: bool = False
+    # Only when taken for at least this many days (start of therapy known), e.g. zinc >= 8 weeks.
+    min_days: int | None = Field(default=None, ge=1)
 
 
 class Range(_Model):
@@ -336,6 +338,34 @@ class Pathway(_Model):
     order: int = 100  # relevance order on cards, lower first
 
 
+class Dose(_Model):
+    """An amount per day, e.g. ``{value: 25, unit: mg}``; units: g, mg, ug (mcg) or IU."""
+
+    value: float = Field(gt=0)
+    unit: str
+
+
+class DoseThreshold(_Model):
+    """A dose above which a safety rule applies (per day, in ``unit``)."""
+
+    gt: float | None = None
+    ge: float | None = None
+    unit: str
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> DoseThreshold:
+        if (self.gt is None) == (self.ge is None):
+            raise ValueError("a dose threshold needs exactly one of gt, ge")
+        return self
+
+    def exceeded_by(self, value: float) -> bool:
+        return value > self.gt if self.gt is not None else value >= (self.ge or 0)
+
+    def describe(self) -> str:
+        bound = f"> {self.gt:g}" if self.gt is not None else f"≥ {self.ge:g}"
+        return f"{bound} {self.unit}/day"
+
+
 class Intervention(_Model):
     id: str
     name: str
@@ -350,6 +380,8 @@ class Intervention(_Model):
     tags: list[str] = []  # read by safety rules (e.g. serotonergic-precursor, cation)
     offer: bool = True  # False = never suggested (e.g. phenylalanine: do not offer)
     do_not_offer_reason: str | None = None
+    # The dose a suggestion proposes, read by dose-dependent safety rules.
+    daily_dose: Dose | None = None
     citations: list[str] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -396,16 +428,24 @@ class Rule(_Model):
 
 
 class SafetyTarget(_Model):
-    """What a safety rule applies to: interventions by id or tag, or every supplement."""
+    """What a safety rule applies to: interventions by id or tag, every supplement, or drugs.
+
+    ``medications`` names medication classes or ingredients (medications.yaml): the rule then
+    also applies to a draft order or current use of such a drug (e.g. vitamin E, calcium, a
+    serotonergic drug ordered while on St John's wort).
+    """
 
     interventions: list[str] = []
     tags: list[str] = []
     all_supplements: bool = False
+    medications: list[str] = []
 
     @model_validator(mode="after")
     def _something(self) -> SafetyTarget:
-        if not (self.interventions or self.tags or self.all_supplements):
-            raise ValueError("a safety target needs interventions, tags or all_supplements")
+        if not (self.interventions or self.tags or self.all_supplements or self.medications):
+            raise ValueError(
+                "a safety target needs interventions, tags, all_supplements or medications"
+            )
         return self
 
 
@@ -425,6 +465,39 @@ class SafetyRule(_Model):
     message: str  # what the clinician reads, plain words
     grade: Grade | None = None
     citations: list[str] = Field(min_length=1)
+    # Dose-dependent rules apply only above this daily dose (suggestion: the intervention's
+    # daily_dose; order: the ordered dose). An unknown dose counts as above: conservative.
+    dose: DoseThreshold | None = None
+    # Missing data safety needs: offer this lab order instead of the withheld supplement.
+    replacement: LabOrderSuggestion | None = None
+    # Where the rule applies: to the service's own suggestions, to clinicians' draft orders.
+    scope: list[Literal["suggestions", "orders"]] = Field(
+        default=["suggestions", "orders"], min_length=1
+    )
+    # When the trigger holds, the patient gets a critical card of its own (e.g. suicide risk).
+    alert: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SafetyRule:
+        if self.hard and self.action != "block":
+            raise ValueError("only a block can be hard")
+        if self.replacement is not None and self.action != "block":
+            raise ValueError("a replacement only makes sense for a block")
+        return self
+
+
+class SafetyPrompt(_Model):
+    """A monitoring prompt (INFO): a drug that depletes a nutrient -> consider testing it."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
+    version: int = Field(ge=1)
+    title: str
+    statement: str
+    trigger: Predicate
+    message: str
+    lab_order: str | None = None  # lab order id offered as a suggestion
+    grade: Grade | None = None
+    citations: list[str] = Field(min_length=1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,6 +510,7 @@ class MedicationClass(_Model):
     atc: list[str] = []  # ATC prefixes that imply the class
     # How long a stopped drug of this class still counts (washout), in days.
     washout_days: int = Field(default=14, ge=0)
+    citations: list[str] = []
 
 
 class Ingredient(_Model):
@@ -450,6 +524,16 @@ class Ingredient(_Model):
     # A supplement ingredient that is also one of our interventions (e.g. 5-HTP): a draft order
     # for it is checked by the same safety rules as a suggestion would be.
     intervention: str | None = None
+    # True when the RxNorm/ATC codes were checked against a published table (see citations).
+    verified: bool = False
+
+
+class Strength(_Model):
+    """Amount of one ingredient per unit of a product (tablet, capsule, mL)."""
+
+    ingredient: str
+    value: float = Field(gt=0)
+    unit: str
 
 
 class Product(_Model):
@@ -458,6 +542,7 @@ class Product(_Model):
     rxnorm: str
     display: str
     ingredients: list[str] = Field(min_length=1)
+    strengths: list[Strength] = []
 
 
 class ConditionClass(_Model):

@@ -1,0 +1,109 @@
+"""A suite-wide check: no response produced anywhere in the tests suggests a blocked option.
+
+``install`` wraps ``cds_service.pipeline.evaluate`` (and every module that imported it), so every
+evaluation - through ``tests.helpers.run_hook``, through the app under uvicorn in a test thread,
+or through any future caller - is re-checked: each suggested MedicationRequest is mapped back to
+its intervention and re-gated against the patient's snapshot with *all* draft orders counted as
+therapy (stricter than the gate). A suggestion a hard or soft block forbids, or one of an
+intervention that is never offered, is recorded; conftest.py fails the test that produced it.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+from cds_service import pipeline
+from cds_service.classify import classify_drug
+from cds_service.engine.safety import check_subject, intervention_subject
+from cds_service.knowledge import KnowledgeBase
+from cds_service.knowledge.schema import Intervention
+
+VIOLATIONS: list[str] = []
+_LOCK = threading.Lock()
+_ORIGINAL = pipeline.evaluate
+
+
+def suggested_interventions(resource: dict[str, Any], kb: KnowledgeBase) -> list[Intervention]:
+    """The interventions a suggested MedicationRequest proposes (by code, else by ingredient)."""
+    concept = resource.get("medicationCodeableConcept") or {}
+    found: dict[str, Intervention] = {}
+    for coding in concept.get("coding", []):
+        for intervention in kb.interventions.values():
+            code = intervention.ingredient
+            if coding.get("code") == code.code and coding.get("system") == kb.uri(code.system):
+                found[intervention.id] = intervention
+    if not found:
+        match = classify_drug(kb, [concept])
+        for ingredient in match.ingredients:
+            intervention_id = kb.ingredient_interventions.get(ingredient)
+            if intervention_id in kb.interventions:
+                found[intervention_id] = kb.interventions[intervention_id]
+    return list(found.values())
+
+
+def blocked_suggestions(result: pipeline.Evaluation, kb: KnowledgeBase) -> list[str]:
+    """Every suggestion in ``result`` that the safety rules forbid for its patient."""
+    snapshot = result.snapshot
+    therapy = snapshot.medications + snapshot.drafts
+    problems = []
+    for card in result.response.get("cards", []):
+        for suggestion in card.get("suggestions", []):
+            for action in suggestion.get("actions", []):
+                resource = action.get("resource")
+                if action.get("type") != "create" or not isinstance(resource, dict):
+                    continue
+                if resource.get("resourceType") != "MedicationRequest":
+                    continue
+                interventions = suggested_interventions(resource, kb)
+                if not interventions:
+                    problems.append(f"{card['summary']!r}: suggests an unrecognised medication")
+                for intervention in interventions:
+                    if not intervention.offer:
+                        problems.append(
+                            f"{card['summary']!r}: suggests {intervention.id}, never offered"
+                        )
+                    hits = check_subject(
+                        intervention_subject(intervention),
+                        snapshot,
+                        kb,
+                        scope="suggestions",
+                        therapy=therapy,
+                    )
+                    blocks = [h.rule.id for h in hits if h.rule.action == "block"]
+                    if blocks:
+                        problems.append(
+                            f"{card['summary']!r}: suggests {intervention.id}, blocked by {blocks}"
+                        )
+    return problems
+
+
+def _checked_evaluate(*args: Any, **kwargs: Any) -> pipeline.Evaluation:
+    result = _ORIGINAL(*args, **kwargs)
+    kb = kwargs.get("kb", args[2] if len(args) > 2 else None)
+    if isinstance(kb, KnowledgeBase):
+        problems = blocked_suggestions(result, kb)
+        if problems:
+            with _LOCK:
+                VIOLATIONS.extend(problems)
+    return result
+
+
+def install() -> None:
+    """Route every ``evaluate`` through the check (idempotent)."""
+    pipeline.evaluate = _checked_evaluate  # type: ignore[assignment]
+    for name, module in list(sys.modules.items()):
+        if (
+            name.startswith(("cds_service", "tests"))
+            and getattr(module, "evaluate", None) is _ORIGINAL
+        ):
+            module.evaluate = _checked_evaluate  # type: ignore[attr-defined]
+
+
+def take() -> list[str]:
+    """The violations recorded since the last call."""
+    with _LOCK:
+        found = list(VIOLATIONS)
+        VIOLATIONS.clear()
+    return found
