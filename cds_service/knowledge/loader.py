@@ -34,6 +34,7 @@ from cds_service.knowledge.schema import (
     Manifest,
     Measure,
     MedicationClass,
+    MedicationGuidance,
     MedicationPredicate,
     NotPredicate,
     Pathway,
@@ -83,6 +84,10 @@ class RulesFile(_File):
 
 class DefinitionsFile(_File):
     definitions: list[Definition] = []
+
+
+class OrderGuidanceFile(_File):
+    medication_guidance: list[MedicationGuidance] = []
 
 
 class MedicationsFile(_File):
@@ -161,6 +166,10 @@ class KnowledgeBase:
     # and item key (linkId without "/", or item code) -> questionnaire ids that score it.
     questionnaire_urls: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     questionnaire_items: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    medication_guidance: tuple[MedicationGuidance, ...] = ()
+    # Draft orders of our supplements: (system URI, code) -> intervention id; folded names.
+    intervention_codes: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    intervention_names: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     @property
     def version(self) -> str:
@@ -490,6 +499,22 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         for name in condition.names:
             condition_names.append((fold_text(name), condition.id))
 
+    for measure in measures.values():
+        for other in measure.substitutes:
+            if other not in measures:
+                raise KnowledgeError(f"{measure.id}: substitute {other!r} is not a known measure")
+    guidance = _load_guidance(root, measures, lab_orders, pathways, medication_classes, check)
+    intervention_codes: dict[tuple[str, str], str] = {}
+    intervention_names: list[tuple[str, str]] = []
+    for intervention in interventions.values():
+        key = (system_uris[intervention.ingredient.system], intervention.ingredient.code)
+        if key in intervention_codes:
+            raise KnowledgeError(
+                f"interventions.yaml: {intervention.id}: code {key[1]} is also used by {intervention_codes[key]}"
+            )
+        intervention_codes[key] = intervention.id
+        for name in intervention.names:
+            intervention_names.append((fold_text(name), intervention.id))
     questionnaire_urls, questionnaire_items = _questionnaire_index(measures)
     return KnowledgeBase(
         root=root,
@@ -528,6 +553,9 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         definitions=definitions,
         questionnaire_urls=questionnaire_urls,
         questionnaire_items=questionnaire_items,
+        medication_guidance=guidance,
+        intervention_codes=intervention_codes,
+        intervention_names=tuple(sorted(intervention_names, key=lambda item: -len(item[0]))),
     )
 
 
@@ -538,6 +566,39 @@ def _name_index(names: list[tuple[str, str]]) -> dict[str, tuple[tuple[str, str]
         if words:
             index.setdefault(words[0], []).append((needle, ingredient_id))
     return {word: tuple(entries) for word, entries in index.items()}
+
+
+def _load_guidance(
+    root: Path,
+    measures: dict[str, Measure],
+    lab_orders: dict[str, LabOrder],
+    pathways: dict[str, Pathway],
+    medication_classes: dict[str, MedicationClass],
+    check: _Checker,
+) -> tuple[MedicationGuidance, ...]:
+    """order_guidance.yaml (optional). Class ids are checked once medications.yaml defines
+    classes at all, so the guidance can be authored before the class list exists."""
+    path = root / "order_guidance.yaml"
+    if not path.exists():
+        return ()
+    items = _parse(path, OrderGuidanceFile).medication_guidance
+    _unique(items, "order_guidance.yaml", "guidance")
+    for item in items:
+        where = f"order_guidance.yaml: {item.id}"
+        check.citations(where, item.citations, required=True)
+        if item.pathway not in pathways:
+            raise KnowledgeError(f"{where}: unknown pathway {item.pathway!r}")
+        for measure_id in item.measures:
+            if measure_id not in measures:
+                raise KnowledgeError(f"{where}: unknown measure {measure_id!r}")
+        for order_id in item.lab_orders:
+            if order_id not in lab_orders:
+                raise KnowledgeError(f"{where}: unknown lab order {order_id!r}")
+        if medication_classes:
+            for class_id in item.classes:
+                if class_id not in medication_classes:
+                    raise KnowledgeError(f"{where}: unknown medication class {class_id!r}")
+    return tuple(items)
 
 
 def _questionnaire_index(

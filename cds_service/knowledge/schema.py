@@ -218,6 +218,9 @@ class Measure(_Model):
     flags: list[Flag] = []
     notes: list[str] = []
     citations: list[str] = []
+    # Measures that stand in for this one (CRP for hs-CRP): when one of them has a current
+    # value, this one is not reported as missing.
+    substitutes: list[str] = []
 
     @model_validator(mode="after")
     def _units(self) -> Measure:
@@ -447,6 +450,9 @@ class Intervention(_Model):
     evidence: str  # one or two sentences, plain words
     limitations: list[str] = []
     tags: list[str] = []  # read by safety rules (e.g. serotonergic-precursor, cation)
+    # Generic and common names (lower case) that identify a draft order of this supplement
+    # when it carries no code we know (order-select / order-sign guidance).
+    names: list[str] = []
     offer: bool = True  # False = never suggested (e.g. phenylalanine: do not offer)
     do_not_offer_reason: str | None = None
     citations: list[str] = Field(min_length=1)
@@ -517,6 +523,20 @@ class Definition(_Model):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str
     when: Predicate
+
+
+class MedicationGuidance(_Model):
+    """Order-time context for a drug class being ordered (e.g. an SSRI): the co-factor status
+    that bears on it, and the tests to suggest when a result is missing."""
+
+    id: str
+    title: str
+    classes: list[str] = Field(min_length=1)  # medication class ids (medications.yaml)
+    pathway: str  # the card topic
+    statement: str
+    measures: list[str] = Field(min_length=1)
+    lab_orders: list[str] = []  # suggested when none of the order's measures is current
+    citations: list[str] = Field(min_length=1)
 
 
 class SafetyTarget(_Model):
