@@ -220,15 +220,18 @@ def _suggestion(
 def _summary(
     pathway_name: str, findings: Sequence[Finding], options: Sequence[Candidate], kb: KnowledgeBase
 ) -> str:
-    finding = findings[0].rule.finding
-    text = f"{pathway_name}: {finding}"
-    if options:
-        candidate = options[0]
-        if candidate.kind == "medication":
-            option = f"consider {kb.interventions[candidate.target].name.split(' (')[0]}"
+    """The main finding and the option that answers it ("consider X"), else how many options."""
+    primary = findings[0].rule
+    text = f"{pathway_name}: {primary.finding}"
+    answer = next((c for c in options if primary.id in c.rule_ids), None)
+    if answer is not None:
+        if answer.kind == "medication":
+            option = f"consider {kb.interventions[answer.target].name.split(' (')[0]}"
         else:
-            option = f"consider ordering {kb.lab_orders[candidate.target].name.split(',')[0]}"
+            option = f"consider ordering {kb.lab_orders[answer.target].name.split(',')[0]}"
         text += f"; {option}"
+    elif options:
+        text += f"; {len(options)} option{'s' if len(options) > 1 else ''} below"
     if len(text) > SUMMARY_LIMIT:
         text = text[: SUMMARY_LIMIT - 1].rstrip() + "…"
     return text
@@ -268,7 +271,9 @@ def _detail(
     for finding in findings:
         lines.append(f"- {finding.rule.statement.strip()}")
     lines.append("")
-    measure_ids = dict.fromkeys([*trace.labs, *trace.missing, *symptom_ids])
+    present = {*trace.labs, *symptom_ids}
+    missing = [m for m in trace.missing if not present.intersection(kb.measures[m].substitutes)]
+    measure_ids = dict.fromkeys([*trace.labs, *missing, *symptom_ids])
     thresholds = [threshold_line(kb.measures[m], kb, snapshot.sex) for m in measure_ids]
     thresholds = [t for t in thresholds if t]
     if thresholds:
@@ -366,8 +371,8 @@ def threshold_line(measure: Measure, kb: KnowledgeBase, sex: str | None = None) 
     if measure.canonical_unit is None:
         labels = " / ".join(dict.fromkeys(b.label for b in bands))
         return f"- {measure.name}: {labels} (coded or text result)"
-    bands = "; ".join(
-        f"{b.label}: {b.describe(measure.canonical_unit)}{' (threshold contested)' if b.contested else ''}"
+    described = "; ".join(
+        f"{b.label}: {b.describe(display_unit(measure.canonical_unit))}{' (threshold contested)' if b.contested else ''}"
         for b in bands
     )
     others = [u for u in measure.units if u.unit != measure.canonical_unit and u.per_canonical != 1]
@@ -380,7 +385,7 @@ def threshold_line(measure: Measure, kb: KnowledgeBase, sex: str | None = None) 
             )
             + ")"
         )
-    return f"- {measure.name}: {bands}{conversion}"
+    return f"- {measure.name}: {described}{conversion}"
 
 
 def _options(decisions: Sequence[Decision], kb: KnowledgeBase) -> list[str]:

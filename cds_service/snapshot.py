@@ -515,12 +515,12 @@ def build_snapshot(
             kb, questionnaire_responses, patient_id=patient_id, now=now
         )
         reader.ignored.extend(ignored)
-        for measure_id, fact in current.items():
-            reader.latest.setdefault(measure_id, fact)  # a total Observation takes precedence
-        for measure_id, fact in stale_scores.items():
+        for measure_id, score in current.items():
+            reader.latest.setdefault(measure_id, score)  # a total Observation takes precedence
+        for measure_id, score in stale_scores.items():
             previous = reader.latest_stale.get(measure_id)
-            if previous is None or fact.effective > previous.effective:
-                reader.latest_stale[measure_id] = fact
+            if previous is None or score.effective > previous.effective:
+                reader.latest_stale[measure_id] = score
     latest = _settle_bands(kb, reader.latest, reader.sex)
     stale = {
         k: v

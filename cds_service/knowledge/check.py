@@ -49,7 +49,9 @@ def _templates(kb: KnowledgeBase) -> list[str]:
     problems = []
     for intervention in kb.interventions.values():
         resource = medication_request(kb, intervention, "check", "knowledge check")
-        problems += [f"interventions.yaml: {intervention.id}: {e}" for e in check_resource(resource)]
+        problems += [
+            f"interventions.yaml: {intervention.id}: {e}" for e in check_resource(resource)
+        ]
     for order in kb.lab_orders.values():
         resource = service_request(kb, order, "check")
         problems += [f"lab_orders.yaml: {order.id}: {e}" for e in check_resource(resource)]
@@ -74,17 +76,24 @@ def _questionnaires(kb: KnowledgeBase) -> list[str]:
         for band in measure.bands:
             for bound in (band.lower, band.upper):
                 if bound and not measure.min_score <= bound[0] <= measure.max_score:
-                    problems.append(f"{where}: band {band.id} bound {bound[0]:g} outside the score range")
+                    problems.append(
+                        f"{where}: band {band.id} bound {bound[0]:g} outside the score range"
+                    )
     return problems
 
 
 def _reachable(kb: KnowledgeBase) -> list[str]:
     """An intervention that no rule suggests is dead content: it can never be checked on a card."""
     suggested = {
-        s.medication for rule in kb.rules for s in rule.suggest if isinstance(s, MedicationSuggestion)
+        s.medication
+        for rule in kb.rules
+        for s in rule.suggest
+        if isinstance(s, MedicationSuggestion)
     }
     return [
-        f"interventions.yaml: {i}: no rule suggests it" for i in kb.interventions if i not in suggested
+        f"interventions.yaml: {i}: no rule suggests it"
+        for i in kb.interventions
+        if i not in suggested
     ]
 
 
@@ -98,7 +107,9 @@ def unverified(kb: KnowledgeBase) -> list[str]:
     for intervention in kb.interventions.values():
         code = intervention.ingredient
         if code.system != "rxnorm":
-            items.append(f"no RxNorm ingredient confirmed for {intervention.id} (local code {code.code})")
+            items.append(
+                f"no RxNorm ingredient confirmed for {intervention.id} (local code {code.code})"
+            )
         elif not code.verified:
             items.append(f"code rxnorm|{code.code} ({intervention.id})")
     for order in kb.lab_orders.values():

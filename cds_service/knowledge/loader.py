@@ -507,12 +507,12 @@ def load_knowledge(root: Path) -> KnowledgeBase:
     intervention_codes: dict[tuple[str, str], str] = {}
     intervention_names: list[tuple[str, str]] = []
     for intervention in interventions.values():
-        key = (system_uris[intervention.ingredient.system], intervention.ingredient.code)
-        if key in intervention_codes:
+        code_key = (system_uris[intervention.ingredient.system], intervention.ingredient.code)
+        if code_key in intervention_codes:
             raise KnowledgeError(
-                f"interventions.yaml: {intervention.id}: code {key[1]} is also used by {intervention_codes[key]}"
+                f"interventions.yaml: {intervention.id}: code {code_key[1]} is also used by {intervention_codes[code_key]}"
             )
-        intervention_codes[key] = intervention.id
+        intervention_codes[code_key] = intervention.id
         for name in intervention.names:
             intervention_names.append((fold_text(name), intervention.id))
     questionnaire_urls, questionnaire_items = _questionnaire_index(measures)
