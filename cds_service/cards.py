@@ -327,10 +327,12 @@ def input_table(trace: Trace, kb: KnowledgeBase, extra: Sequence[LabFact] = ()) 
             f"| {measure.name} (LOINC {fact.code}) | {fact.reported} | {_interpreted(fact, measure)} "
             f"| {fact.effective.date().isoformat()} | {fact.resource_id} |"
         )
+    listed: set[str] = set()
     for measure_id in trace.missing:
         measure = kb.measures[measure_id]
-        if any(other in facts for other in measure.substitutes):
-            continue  # e.g. CRP missing but hs-CRP present: nothing is missing
+        if any(other in facts or other in listed for other in measure.substitutes):
+            continue  # e.g. CRP missing but hs-CRP present (or already listed as missing)
+        listed.add(measure_id)
         stale = trace.stale.get(measure_id)
         if stale is not None:
             lines.append(

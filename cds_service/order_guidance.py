@@ -84,7 +84,7 @@ def order_guidance_cards(
             by_pathway.setdefault(intervention.pathways[0], []).append(section)
         for guidance in kb.medication_guidance:
             if set(guidance.classes).intersection(draft.classes):
-                section = _class_section(draft, guidance, snapshot, kb)
+                section = _class_section(draft, guidance, fired, snapshot, kb)
                 by_pathway.setdefault(guidance.pathway, []).append(section)
     return [
         _card(kb.pathways[pathway_id].name, pathway_id, sections, snapshot, kb)
@@ -113,14 +113,17 @@ def _supplement_section(
         section.lines.append(f"- {intervention.do_not_offer_reason}")
     elif supporting:
         finding = supporting[0]
-        section.summary = f"{name} order: supported ({finding.rule.finding})"
+        section.summary = f"{name} order: the data support it ({finding.rule.finding})"
         for f in supporting:
             section.trace.merge(f.trace)
             section.rule_ids.append(f.rule.id)
             section.citations += f.rule.citations
             section.lines.append(
-                f"- Supported: {f.rule.finding} (rule `{f.rule.id}` v{f.rule.version}, evidence grade {f.rule.grade}). {f.rule.statement.strip()}"
+                f"- Supported by the data: {f.rule.finding} (rule `{f.rule.id}` v{f.rule.version}, evidence grade {f.rule.grade}). {f.rule.statement.strip()}"
             )
+        section.lines.append(
+            "- The data are only half of it: interactions and contraindications of this order are on the safety cards."
+        )
     else:
         section.summary = f"{name} order: current data do not show a need"
         if not rules:
@@ -159,6 +162,7 @@ def _orders_for_missing(
 def _class_section(
     draft: MedicationFact,
     guidance: MedicationGuidance,
+    fired: dict[str, Finding],
     snapshot: PatientSnapshot,
     kb: KnowledgeBase,
 ) -> _Section:
@@ -178,6 +182,17 @@ def _class_section(
             stale = snapshot.stale_labs.get(measure_id)
             if stale is not None:
                 section.trace.stale[measure_id] = stale
+    # Findings about these measures (B12 deficient, vitamin D deficient...), options aside.
+    measures = set(guidance.measures)
+    for finding in fired.values():
+        if finding.rule.severity in ("limitation", "caution") and measures & set(
+            finding.trace.labs
+        ):
+            section.rule_ids.append(finding.rule.id)
+            section.lines.append(
+                f"- Finding: {finding.rule.finding} (rule `{finding.rule.id}` v{finding.rule.version}, "
+                f"evidence grade {finding.rule.grade}); the options are on the patient's pathway cards."
+            )
     for order_id in guidance.lab_orders:
         order = kb.lab_orders[order_id]
         if not any(m in snapshot.labs for m in order.satisfied_by):

@@ -377,7 +377,7 @@ def test_supplement_being_ordered_is_compared_with_the_data(kb: KnowledgeBase, h
         return run_hook(kb, hook_request(hook, prefetch=prefetch, draft_orders=[draft])).response
 
     supported = cards_by_topic(order(observation("62292-8", 9, "ng/mL")))["serotonergic"]
-    assert "supported" in supported["summary"]
+    assert "the data support it" in supported["summary"]
     assert "vitamin-d-deficient" in supported["detail"]
     unsupported = cards_by_topic(order(observation("62292-8", 38, "ng/mL")))["serotonergic"]
     assert "do not show a need" in unsupported["summary"]
@@ -399,7 +399,7 @@ def test_order_select_guides_only_the_selected_drafts(kb: KnowledgeBase) -> None
     )
     cards = cards_by_topic(run_hook(kb, request).response)
     assert "inflammation" in cards and "gaba-glutamate" not in cards
-    assert "supported" in cards["inflammation"]["summary"]
+    assert "the data support it" in cards["inflammation"]["summary"]
 
 
 def test_a_do_not_offer_supplement_being_ordered_says_so(kb: KnowledgeBase) -> None:
@@ -410,3 +410,32 @@ def test_a_do_not_offer_supplement_being_ordered_says_so(kb: KnowledgeBase) -> N
     ).response
     card = cards_by_topic(response)["catecholaminergic"]
     assert "not offered by this service" in card["summary"]
+
+
+# 27 ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_an_ssri_being_ordered_gets_the_relevant_cofactor_status(
+    kb: KnowledgeBase, hook: str
+) -> None:
+    sertraline = supplement_order("36437", "Sertraline 50 MG Oral Tablet", resource_id="s1")
+    prefetch = prefetch_for(
+        observation("2132-9", 160, "pg/mL"), PHQ9_15, patient_resource=patient(age=50)
+    )
+    response = run_hook(
+        kb, hook_request(hook, prefetch=prefetch, draft_orders=[sertraline])
+    ).response
+    card = cards_by_topic(response)["serotonergic"]
+    assert "co-factor status for antidepressant therapy" in card["summary"]
+    assert "Finding: Vitamin B12 deficient (rule `b12-deficient`" in card["detail"]
+    assert "| Thyroid-stimulating hormone | no result | missing |" in card["detail"]
+    # TSH is missing: offered; B12 is current: not offered again.
+    assert suggested(card) == codes(kb, "tsh")
+
+
+def test_no_guidance_card_for_an_unrelated_draft(kb: KnowledgeBase) -> None:
+    draft = supplement_order("83367", "atorvastatin 20 MG Oral Tablet")
+    prefetch = prefetch_for(PHQ9_15, patient_resource=patient(age=50))
+    response = run_hook(
+        kb, hook_request("order-sign", prefetch=prefetch, draft_orders=[draft])
+    ).response
+    assert response["cards"] == []
