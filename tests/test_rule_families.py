@@ -419,3 +419,14 @@ def test_research_only_markers_never_fire_a_rule(kb: KnowledgeBase) -> None:
         observation("20659-9", 5, "umol/L"),  # tryptophan, informational
     ]
     assert fired_rules(kb, *resources) == set()
+
+
+def test_unknown_sex_counts_as_possibly_pregnant(kb: KnowledgeBase) -> None:
+    check(
+        kb,
+        [phq9(12)],
+        {"amino-acid-pregnancy-test"},
+        {"serotonin-precursor-option"},
+        gender="unknown",
+        age=30,
+    )
