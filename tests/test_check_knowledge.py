@@ -74,3 +74,21 @@ def test_unverified_lists_codes_and_citations_still_to_confirm() -> None:
     assert any("no RxNorm ingredient confirmed for citicoline" in i for i in items)
     assert not any("citation sarris-2022 " in i for i in items)  # verified
     assert not any("loinc|2276-4 " in i for i in items)  # verified
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cds_service.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["check-knowledge", "--verbose"])
+    assert ok.exit_code == 0, ok.output
+    assert "no problem found" in ok.output and "to verify: " in ok.output
+    root = tmp_path / "mappings"
+    shutil.copytree(PROJECT_ROOT / "mappings", root)
+    fixture = yaml.safe_load((FIXTURES[0].parent / "duplicate-code.yaml").read_text())
+    _apply(root, fixture)
+    bad = runner.invoke(app, ["check-knowledge", "--mappings", str(root)])
+    assert bad.exit_code == 1
+    assert "code 2276-4 is also used by ferritin" in bad.output
