@@ -13,10 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from cds_service.audit import CardAudit, SuggestionAudit
-from cds_service.engine.safety import offered, targets
-from cds_service.engine.types import Decision, Finding, PathwayAssessment, Trace
+from cds_service.engine.safety import offered as safety_offered
+from cds_service.engine.safety import targets
+from cds_service.engine.types import Candidate, Decision, Finding, PathwayAssessment, Trace
 from cds_service.knowledge import KnowledgeBase
-from cds_service.knowledge.schema import Citation, Intervention, LabOrder, Measure
+from cds_service.knowledge.schema import (
+    NON_ACTIONABLE_FLAGS,
+    Citation,
+    Intervention,
+    LabOrder,
+    Measure,
+)
 from cds_service.protocol import Action, Card, Coding, OverrideCoding, Source, Suggestion
 from cds_service.snapshot import LabFact, PatientSnapshot
 
@@ -54,7 +61,26 @@ def medication_request(
             "text": intervention.name,
         },
         "reasonCode": [{"text": reason}],
-        "dosageInstruction": [{"text": intervention.dose_text}],
+        "dosageInstruction": [
+            {
+                "text": intervention.dose_text,
+                # The daily amount the option proposes, so the EHR can check it.
+                "maxDosePerPeriod": {
+                    "numerator": {
+                        "value": intervention.daily_dose.value,
+                        "unit": intervention.daily_dose.unit,
+                        "system": kb.uri("ucum"),
+                        "code": intervention.daily_dose.unit,
+                    },
+                    "denominator": {
+                        "value": 1,
+                        "unit": "day",
+                        "system": kb.uri("ucum"),
+                        "code": "d",
+                    },
+                },
+            }
+        ],
         "note": [
             {
                 "text": f"Option suggested by decision support (knowledge base {kb.version}); review before ordering."
@@ -94,14 +120,27 @@ def pathway_cards(
     snapshot: PatientSnapshot,
     kb: KnowledgeBase,
 ) -> list[RenderedCard]:
-    """At most one card per pathway, only where a rule fired (no card, no noise)."""
+    """At most one card per pathway, in relevance order, only when something is actionable."""
     cards = []
     for assessment in assessments:
-        if not assessment.findings:
-            continue
         mine = [d for d in decisions if d.candidate.pathway == assessment.pathway.id]
+        if not assessment.actionable and not any(d.shown for d in mine):
+            continue
         cards.append(_pathway_card(assessment, mine, snapshot, kb))
     return cards
+
+
+def offered(decisions: Sequence[Decision]) -> list[tuple[Decision, Candidate]]:
+    """What a card may suggest: shown candidates, plus the lab orders safety puts in place of
+    blocked supplements (e.g. "order eGFR" instead of magnesium), each target once."""
+    seen: set[tuple[str, str]] = set()
+    result = []
+    for decision in safety_offered(decisions):
+        candidate = decision.candidate
+        if (candidate.kind, candidate.target) not in seen:
+            seen.add((candidate.kind, candidate.target))
+            result.append((decision, candidate))
+    return result
 
 
 def _pathway_card(
@@ -111,26 +150,24 @@ def _pathway_card(
     kb: KnowledgeBase,
 ) -> RenderedCard:
     pathway = assessment.pathway
-    findings = assessment.findings
+    findings = [f for f in assessment.findings if f.rule.severity != "context"]
+    findings = findings or list(assessment.findings)
     primary = findings[0].rule
-    # Shown decisions plus the "order this test" replacements of blocks for missing data.
-    shown = offered(decisions)
-    warned = [d for d in shown if d.verdict == "warn"]
+    options = offered(decisions)
+    warned = [d for d, c in options if d.shown and d.verdict == "warn"]
 
     suggestions: list[Suggestion] = []
     audits: list[SuggestionAudit] = []
     reason = "; ".join(f.rule.finding for f in findings)
-    for decision in shown:
-        suggestion, kind = _suggestion(decision, snapshot, kb, reason)
+    for _, candidate in options:
+        suggestion, kind = _suggestion(candidate, snapshot, kb, reason)
         suggestions.append(suggestion)
         audits.append(SuggestionAudit(uuid=suggestion.uuid, kind=kind))
 
-    summary = _summary(pathway.name, findings, shown, kb)
-    indicator = "warning" if warned else "info"
     card = Card(
-        summary=summary,
+        summary=_summary(pathway.name, findings, [c for _, c in options], kb),
         detail=_detail(assessment, decisions, snapshot, kb),
-        indicator=indicator,
+        indicator="warning" if warned else "info",
         source=Source(
             label=f"{SOURCE_LABEL}: {pathway.name}",
             url=kb.citations[primary.citations[0]].link,
@@ -142,7 +179,8 @@ def _pathway_card(
     )
     rule_ids = tuple(
         dict.fromkeys(
-            [f.rule.id for f in findings] + [h.rule.id for d in decisions for h in d.hits]
+            [f.rule.id for f in assessment.findings]
+            + [h.rule.id for d in decisions for h in d.hits]
         )
     )
     audit = CardAudit(
@@ -163,9 +201,8 @@ def override_reasons(kb: KnowledgeBase) -> list[OverrideCoding]:
 
 
 def _suggestion(
-    decision: Decision, snapshot: PatientSnapshot, kb: KnowledgeBase, reason: str
+    candidate: Candidate, snapshot: PatientSnapshot, kb: KnowledgeBase, reason: str
 ) -> tuple[Suggestion, str]:
-    candidate = decision.candidate
     if candidate.kind == "medication":
         intervention = kb.interventions[candidate.target]
         resource = medication_request(kb, intervention, snapshot.patient_id, reason)
@@ -181,21 +218,20 @@ def _suggestion(
 
 
 def _summary(
-    pathway_name: str, findings: Sequence[Finding], shown: Sequence[Decision], kb: KnowledgeBase
+    pathway_name: str, findings: Sequence[Finding], options: Sequence[Candidate], kb: KnowledgeBase
 ) -> str:
-    finding = findings[0].rule.finding
-    options = []
-    for decision in shown:
-        candidate = decision.candidate
-        if candidate.kind == "medication":
-            options.append(f"consider {kb.interventions[candidate.target].name.split(' (')[0]}")
+    """The main finding and the option that answers it ("consider X"), else how many options."""
+    primary = findings[0].rule
+    text = f"{pathway_name}: {primary.finding}"
+    answer = next((c for c in options if primary.id in c.rule_ids), None)
+    if answer is not None:
+        if answer.kind == "medication":
+            option = f"consider {kb.interventions[answer.target].name.split(' (')[0]}"
         else:
-            options.append(
-                f"consider ordering {kb.lab_orders[candidate.target].name.split(',')[0]}"
-            )
-    text = f"{pathway_name}: {finding}"
-    if options:
-        text += f"; {options[0]}"
+            option = f"consider ordering {kb.lab_orders[answer.target].name.split(',')[0]}"
+        text += f"; {option}"
+    elif options:
+        text += f"; {len(options)} option{'s' if len(options) > 1 else ''} below"
     if len(text) > SUMMARY_LIMIT:
         text = text[: SUMMARY_LIMIT - 1].rstrip() + "…"
     return text
@@ -211,11 +247,15 @@ def _detail(
     snapshot: PatientSnapshot,
     kb: KnowledgeBase,
 ) -> str:
-    findings = assessment.findings
+    pathway = assessment.pathway
+    findings = [f for f in assessment.findings if f.rule.severity != "context"]
+    context = [f for f in assessment.findings if f.rule.severity == "context"]
+    context += list(assessment.context)
     trace = Trace()
-    for finding in findings:
+    for finding in [*findings, *context]:
         trace.merge(finding.trace)
-    lines: list[str] = [f"**{assessment.pathway.name}**: {assessment.status}.", ""]
+    symptom_ids = [s.measure_id for s in assessment.symptoms]
+    lines: list[str] = [f"**{pathway.name}**: {assessment.status}.", ""]
     lines += ["**Findings**", ""]
     for finding in findings:
         rule = finding.rule
@@ -223,43 +263,76 @@ def _detail(
             f"- {rule.finding} (rule `{rule.id}` v{rule.version}, evidence grade {rule.grade})"
         )
     lines.append("")
-    lines += input_table(trace, kb)
+    lines += symptom_lines(assessment.symptoms, kb)
+    lines += input_table(
+        trace, kb, extra=[s for s in assessment.symptoms if s.measure_id not in trace.labs]
+    )
     lines += ["**Rule**", ""]
     for finding in findings:
         lines.append(f"- {finding.rule.statement.strip()}")
     lines.append("")
-    measures = [kb.measures[m] for m in dict.fromkeys([*trace.labs, *trace.missing])]
-    thresholds = [threshold_line(m, kb) for m in measures if m.bands]
+    present = {*trace.labs, *symptom_ids}
+    missing = [m for m in trace.missing if not present.intersection(kb.measures[m].substitutes)]
+    measure_ids = dict.fromkeys([*trace.labs, *missing, *symptom_ids])
+    thresholds = [threshold_line(kb.measures[m], kb, snapshot.sex) for m in measure_ids]
+    thresholds = [t for t in thresholds if t]
     if thresholds:
         lines += ["**Thresholds**", "", *thresholds, ""]
     lines += _options(decisions, kb)
     lines += _withheld(decisions, kb)
+    if context:
+        lines += ["**Context**", ""]
+        statements = {f.rule.id: f"- {f.rule.finding}: {f.rule.statement.strip()}" for f in context}
+        lines += statements.values()
+        lines.append("")
+    lines += _missing(assessment, trace, kb)
+    lines += _research(assessment, kb)
     lines += checks_run(decisions, snapshot, kb)
     lines += _limitations(assessment, decisions, kb)
-    citation_ids = [c for f in findings for c in f.rule.citations]
+    citation_ids = [c for f in [*findings, *context] for c in f.rule.citations]
     citation_ids += [
         c
-        for d in decisions
-        if d.candidate.kind == "medication"
-        for c in kb.interventions[d.candidate.target].citations
+        for d, candidate in offered(decisions)
+        if candidate.kind == "medication"
+        for c in kb.interventions[candidate.target].citations
     ]
     lines += sources(kb.citation_links(dict.fromkeys(citation_ids)))
-    lines.append(footer(kb, [f.rule.id for f in findings]))
+    lines.append(footer(kb, [f.rule.id for f in [*findings, *context]]))
     return "\n".join(lines)
 
 
-def input_table(trace: Trace, kb: KnowledgeBase) -> list[str]:
-    if not (trace.labs or trace.missing):
+def symptom_lines(symptoms: Sequence[LabFact], kb: KnowledgeBase) -> list[str]:
+    """The symptom burden: the pathway's questionnaire scores with their bands and dates."""
+    if not symptoms:
+        return []
+    lines = ["**Symptom burden**", ""]
+    for fact in symptoms:
+        measure = kb.measures[fact.measure_id]
+        band = next((b.label for b in measure.bands if b.id == fact.band), "no band")
+        value = f"{fact.value:g}" if fact.value is not None else fact.reported
+        lines.append(f"- {measure.name}: {value} ({band}), {fact.effective.date().isoformat()}")
+    return [*lines, ""]
+
+
+def input_table(trace: Trace, kb: KnowledgeBase, extra: Sequence[LabFact] = ()) -> list[str]:
+    """The exact inputs: value as reported, value in the canonical unit with its band, date and
+    source resource; missing and stale inputs are listed as such."""
+    facts = {**trace.labs, **{f.measure_id: f for f in extra}}
+    if not (facts or trace.missing):
         return []
     lines = ["| Input | Result | Interpreted | Date | Source |", "|---|---|---|---|---|"]
-    for measure_id, fact in trace.labs.items():
+    for measure_id, fact in facts.items():
         measure = kb.measures[measure_id]
         lines.append(
             f"| {measure.name} (LOINC {fact.code}) | {fact.reported} | {_interpreted(fact, measure)} "
             f"| {fact.effective.date().isoformat()} | {fact.resource_id} |"
         )
+    listed: set[str] = set()
     for measure_id in trace.missing:
         measure = kb.measures[measure_id]
+        if any(other in facts or other in listed for other in measure.substitutes):
+            continue  # e.g. CRP missing but hs-CRP present (or already listed as missing)
+        listed.add(measure_id)
         stale = trace.stale.get(measure_id)
         if stale is not None:
             lines.append(
@@ -275,12 +348,35 @@ def _interpreted(fact: LabFact, measure: Measure) -> str:
     band = next((b.label for b in measure.bands if b.id == fact.band), None)
     if fact.value is None:
         return band or "recorded"
-    value = f"{fact.comparator or ''}{fact.value:.4g} {fact.unit}"
+    value = f"{fact.comparator or ''}{fact.value:.4g} {display_unit(fact.unit)}".strip()
+    if fact.method:
+        value += f" ({fact.method} method)"
+    flags = NON_ACTIONABLE_FLAGS.intersection(measure.flags)
+    if flags:
+        return f"{value}: displayed only ({', '.join(sorted(flags))})"
     return f"{value}: {band}" if band else f"{value}: band not determinable"
 
 
-def threshold_line(measure: Measure, kb: KnowledgeBase) -> str:
-    bands = "; ".join(f"{b.label}: {b.describe(measure.canonical_unit)}" for b in measure.bands)
+def display_unit(unit: str) -> str:
+    """UCUM annotations ("{score}") read as plain words."""
+    return unit.strip("{}") if unit.startswith("{") else unit
+
+
+def threshold_line(measure: Measure, kb: KnowledgeBase, sex: str | None = None) -> str:
+    """The measure's bands in plain words, with unit conversions; "" when it has none. With
+    sex-specific bands, only those that apply to the patient (the general ones if unknown)."""
+    bands = [b for b in measure.bands if b.sex is None or b.sex == sex]
+    specific = {b.id for b in bands if b.sex is not None}
+    bands = [b for b in bands if b.sex is not None or b.id not in specific]
+    if not bands:
+        return ""
+    if measure.canonical_unit is None:
+        labels = " / ".join(dict.fromkeys(b.label for b in bands))
+        return f"- {measure.name}: {labels} (coded or text result)"
+    described = "; ".join(
+        f"{b.label}: {b.describe(display_unit(measure.canonical_unit))}{' (threshold contested)' if b.contested else ''}"
+        for b in bands
+    )
     others = [u for u in measure.units if u.unit != measure.canonical_unit and u.per_canonical != 1]
     conversion = ""
     if others:
@@ -291,16 +387,27 @@ def threshold_line(measure: Measure, kb: KnowledgeBase) -> str:
             )
             + ")"
         )
-    return f"- {measure.name}: {bands}{conversion}"
+    return f"- {measure.name}: {described}{conversion}"
 
 
 def _options(decisions: Sequence[Decision], kb: KnowledgeBase) -> list[str]:
-    shown = offered(decisions)
-    if not shown:
+    options = offered(decisions)
+    if not options:
         return []
-    lines = ["**Options for discussion**", ""]
-    for decision in shown:
-        candidate = decision.candidate
+    lines = [
+        "**Options for discussion** (adjuncts for discussion, never a replacement for antidepressant therapy or psychotherapy)",
+        "",
+    ]
+    safety_ids = {rule.id for rule in kb.safety_rules}
+    for decision, candidate in options:
+        needed_by = [r for r in candidate.rule_ids if r in safety_ids]
+        if candidate.kind == "lab_order" and needed_by:
+            order = kb.lab_orders[candidate.target]
+            lines.append(
+                f"- Order {order.name} (LOINC {order.code.code}), needed before a withheld option "
+                f"(safety rule {', '.join(needed_by)}): {order.reason}"
+            )
+            continue
         if candidate.kind == "medication":
             i = kb.interventions[candidate.target]
             lines.append(
@@ -367,11 +474,59 @@ def _limitations(
     for decision in decisions:
         if decision.shown and decision.candidate.kind == "medication":
             items += kb.interventions[decision.candidate.target].limitations
+    for finding in assessment.findings:
+        for predicate_lab in finding.trace.labs.values():
+            measure = kb.measures[predicate_lab.measure_id]
+            if "acute-phase" in measure.flags:
+                items.append(
+                    f"{measure.name} is an acute-phase marker: it is read only with a current CRP."
+                )
     items.append(
         "Dietary supplements are not FDA-approved treatments for depression; discuss them as an "
         "adjunct, never as a replacement for antidepressant therapy or psychotherapy."
     )
+    items.append(
+        "Reference ranges vary by laboratory; the thresholds above are defaults from the cited sources."
+    )
     return ["**Limitations**", "", *(f"- {i}" for i in dict.fromkeys(items)), ""]
+
+
+def _missing(assessment: PathwayAssessment, trace: Trace, kb: KnowledgeBase) -> list[str]:
+    """Markers of the pathway with no current value (stale ones say when they were measured)."""
+    shown = set(trace.missing)
+    items = []
+    for measure_id in assessment.missing_markers:
+        if measure_id in shown:
+            continue
+        measure = kb.measures[measure_id]
+        if NON_ACTIONABLE_FLAGS.intersection(measure.flags):
+            continue
+        stale = trace.stale.get(measure_id)
+        items.append(
+            f"{measure.name}: older than {measure.stale_after_days} days ({stale.effective.date().isoformat()})"
+            if stale
+            else f"{measure.name}: no result"
+        )
+    if not items:
+        return []
+    return ["**Not available** (not used by any rule above)", "", *(f"- {i}" for i in items), ""]
+
+
+def _research(assessment: PathwayAssessment, kb: KnowledgeBase) -> list[str]:
+    """Research-only markers: named, and any values displayed, but never used by a rule."""
+    items = list(assessment.pathway.research_markers)
+    for fact in assessment.present_markers:
+        measure = kb.measures[fact.measure_id]
+        if "research-only" in measure.flags:
+            value = f"{fact.value:g} {fact.unit}" if fact.value is not None else fact.reported
+            method = f", {fact.method} method" if fact.method else ""
+            items.append(
+                f"{measure.name}: {value}{method} ({fact.effective.date().isoformat()}): research "
+                "biomarker, no clinical reference interval; not used by any rule."
+            )
+    if not items:
+        return []
+    return ["**Research-only markers**", "", *(f"- {i}" for i in items), ""]
 
 
 def sources(citations: Iterable[Citation]) -> list[str]:
@@ -390,6 +545,9 @@ def sources(citations: Iterable[Citation]) -> list[str]:
 def footer(kb: KnowledgeBase, rule_ids: Iterable[str]) -> str:
     rules = ", ".join(rule_ids)
     return (
-        f"---\n*{kb.manifest.name} v{kb.version}; rules: {rules}. For clinicians; options for "
-        f"discussion, not orders. Developer: {kb.manifest.publisher}. Funding: {kb.manifest.funding}*"
+        f"---\n*{kb.manifest.name} v{kb.version} (released {kb.manifest.released.isoformat()}); "
+        f"rules: {rules}. For clinicians caring for adults; options for discussion, not orders. "
+        "Uses laboratory results, questionnaire scores, medications, conditions, age and sex "
+        "(sex-specific thresholds); does not use race, ethnicity or social determinants of health. "
+        f"Developer: {kb.manifest.publisher}. Funding: {kb.manifest.funding}*"
     )

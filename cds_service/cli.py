@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cds_service.knowledge.cli import register as register_knowledge_commands
 from cds_service.settings import Settings
 from cds_service.store.commands import register as register_storage_commands
 
@@ -47,6 +48,8 @@ def serve(
 
 # `db upgrade`, `report`, `prune` (implemented in cds_service/store/commands.py).
 register_storage_commands(app)
+# `check-knowledge` (implemented in cds_service/knowledge/cli.py).
+register_knowledge_commands(app)
 
 
 def main() -> None:

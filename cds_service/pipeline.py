@@ -19,6 +19,7 @@ from cds_service.engine.recommend import recommend
 from cds_service.engine.safety import alert_hits, gate
 from cds_service.knowledge import KnowledgeBase
 from cds_service.order_cards import order_cards
+from cds_service.order_guidance import order_guidance_cards
 from cds_service.prefetch import PrefetchResult
 from cds_service.protocol import HookRequest
 from cds_service.safety_cards import alert_cards, prompt_cards
@@ -51,7 +52,7 @@ def evaluate(
         selections=context.get("selections"),
     )
     assessments = assess(snapshot, kb)
-    decisions = gate(recommend(assessments), snapshot, kb)
+    decisions = gate(recommend(assessments, snapshot, kb), snapshot, kb)
     rendered: list[RenderedCard] = []
     if request.hook == "patient-view":
         # Critical safety alerts (suicide risk) come first, before any pathway card.
@@ -62,6 +63,8 @@ def evaluate(
         review = review_orders(snapshot, kb)
         rendered += alert_cards(review.alerts, kb)
         rendered += order_cards(review, snapshot, kb)
+        # Knowledge side of order time: do the data support the selected drafts?
+        rendered += order_guidance_cards(assessments, snapshot, kb)
     extension: dict[str, Any] = {"knowledgeVersion": kb.version}
     notes = _data_notes(prefetch)
     if notes:

@@ -26,7 +26,7 @@ from cds_service.fhir_values import (
     resource_ref,
 )
 from cds_service.knowledge import KnowledgeBase, normalise_unit
-from cds_service.knowledge.schema import Measure
+from cds_service.knowledge.schema import Measure, Questionnaire
 
 USABLE_OBSERVATION_STATUSES = frozenset({"final", "amended", "corrected"})
 ACTIVE_MEDICATION_STATUSES = frozenset({"active", "on-hold", "intended"})
@@ -56,6 +56,7 @@ class LabFact:
     reference_low: float | None = None
     reference_high: float | None = None
     stale: bool = False
+    method: str | None = None  # assay method the code implies (omega-3 index: rbc / plasma)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,19 +288,27 @@ class _Reader:
                 return None
             # Round away floating-point noise so 147.6 pmol/L is exactly 200 pg/mL at a threshold.
             value = float(f"{number / factor:.10g}")
+            if isinstance(measure, Questionnaire) and not (
+                measure.min_score <= value <= measure.max_score
+            ):
+                self.ignored.append(Ignored(rid, f"score {number:g} outside {measure.name} range"))
+                return None
             low, high = _reference_range(carrier, factors)
+            method = _method(measure, code)
             return LabFact(
                 measure_id=measure.id,
                 value=value,
                 comparator=comparator,
-                unit=measure.canonical_unit,
+                unit=measure.canonical_unit or "",
                 reported=f"{comparator or ''}{number:g} {unit}",
                 code=code,
                 effective=effective,
                 resource_id=rid,
-                band=_band_for(measure, value, comparator),
+                # Sex-specific bands are settled once the Patient has been read (build_snapshot).
+                band=band_for(measure, value, comparator, sex=None, method=method),
                 reference_low=low,
                 reference_high=high,
+                method=method,
             )
         if measure.qualitative and ("valueCodeableConcept" in carrier or "valueString" in carrier):
             band, text = _qualitative_band(self.kb, measure, carrier)
@@ -499,13 +508,31 @@ def build_snapshot(
             name = concept_text(resource.get("code")) or resource["resourceType"]
             other_drafts.append(DraftOrder(ref, resource["resourceType"], name, is_selected))
 
-    stale = {k: v for k, v in reader.latest_stale.items() if k not in reader.latest}
+    if questionnaire_responses:
+        from cds_service.questionnaire_responses import questionnaire_facts
+
+        current, stale_scores, ignored = questionnaire_facts(
+            kb, questionnaire_responses, patient_id=patient_id, now=now
+        )
+        reader.ignored.extend(ignored)
+        for measure_id, score in current.items():
+            reader.latest.setdefault(measure_id, score)  # a total Observation takes precedence
+        for measure_id, score in stale_scores.items():
+            previous = reader.latest_stale.get(measure_id)
+            if previous is None or score.effective > previous.effective:
+                reader.latest_stale[measure_id] = score
+    latest = _settle_bands(kb, reader.latest, reader.sex)
+    stale = {
+        k: v
+        for k, v in _settle_bands(kb, reader.latest_stale, reader.sex).items()
+        if k not in latest
+    }
     return PatientSnapshot(
         patient_id=patient_id,
         now=now,
         birth_date=reader.birth_date,
         sex=reader.sex,
-        labs=reader.latest,
+        labs=latest,
         stale_labs=stale,
         medications=tuple(medications),
         drafts=tuple(drafts),
@@ -539,15 +566,49 @@ def _default_unit(measure: Measure, code: str) -> str | None:
     return None
 
 
-def _band_for(measure: Measure, value: float, comparator: str | None) -> str | None:
-    """The band holding the value; for a bound ("<5") only a band holding the whole interval."""
+def _method(measure: Measure, code: str) -> str | None:
+    for known in measure.codes:
+        if known.code == code:
+            return known.method
+    return None
+
+
+def _settle_bands(
+    kb: KnowledgeBase, facts: dict[str, LabFact], sex: str | None
+) -> dict[str, LabFact]:
+    """Re-band the few facts whose measure has sex-specific bands, now that sex is known."""
+    from dataclasses import replace
+
+    settled = dict(facts)
+    for measure_id, fact in facts.items():
+        measure = kb.measures[measure_id]
+        if fact.value is not None and sex is not None and any(b.sex for b in measure.bands):
+            band = band_for(measure, fact.value, fact.comparator, sex=sex, method=fact.method)
+            settled[measure_id] = replace(fact, band=band)
+    return settled
+
+
+def band_for(
+    measure: Measure,
+    value: float,
+    comparator: str | None,
+    *,
+    sex: str | None = None,
+    method: str | None = None,
+) -> str | None:
+    """The band holding the value; for a bound ("<5") only a band holding the whole interval.
+
+    Bands are tried in order; those for another sex or assay method are skipped, so with an
+    unknown sex the general (conservative) band applies.
+    """
+    bands = [b for b in measure.bands if b.applies(sex, method) and (b.lower or b.upper)]
     if comparator is None:
-        for band in measure.bands:
+        for band in bands:
             if band.contains(value):
                 return band.id
         return None
     below = comparator in ("<", "<=")
-    for band in measure.bands:
+    for band in bands:
         lower, upper = band.lower, band.upper
         if below:
             # (-inf, value) must fit: band unbounded below and reaching the bound.

@@ -262,3 +262,96 @@ def draft_order(
         if dose:
             resource["dosageInstruction"] = daily_dosage(*dose)
     return resource
+
+
+# -- Knowledge-base helpers (issue 3) -------------------------------------------------------
+
+
+def coded_observation(
+    code: str,
+    answer_code: str,
+    answer_system: str = LOINC,
+    *,
+    display: str | None = None,
+    days: float = 10,
+    patient_id: str = PATIENT_ID,
+) -> dict[str, Any]:
+    """An Observation whose value is a coded answer (e.g. PHQ-9 item 9, a urine hCG)."""
+    resource = observation(code, None, None, days=days, patient_id=patient_id)
+    coding: dict[str, Any] = {"system": answer_system, "code": answer_code}
+    if display:
+        coding["display"] = display
+    resource["valueCodeableConcept"] = {"coding": [coding]}
+    return resource
+
+
+PHQ_ANSWERS = {0: "LA6568-5", 1: "LA6569-3", 2: "LA6570-1", 3: "LA6571-9"}
+PHQ9_ITEMS = [
+    "44250-9",
+    "44255-8",
+    "44259-0",
+    "44254-1",
+    "44251-7",
+    "44258-2",
+    "44252-5",
+    "44253-3",
+    "44260-8",
+]
+
+
+def questionnaire_response(
+    answers: dict[str, int | None],
+    *,
+    questionnaire: str | None = "http://loinc.org/q/44249-1",
+    status: str = "completed",
+    days: float = 5,
+    coded: bool = True,
+    link_prefix: str = "/",
+    total: int | None = None,
+    total_link_id: str = "/44261-6",
+    patient_id: str = PATIENT_ID,
+) -> dict[str, Any]:
+    """A QuestionnaireResponse answering LOINC items (linkId "/CODE"), coded or as integers."""
+    items: list[dict[str, Any]] = []
+    for link_id, score in answers.items():
+        item: dict[str, Any] = {"linkId": f"{link_prefix}{link_id}"}
+        if score is not None:
+            if coded:
+                item["answer"] = [{"valueCoding": {"system": LOINC, "code": PHQ_ANSWERS[score]}}]
+            else:
+                item["answer"] = [{"valueInteger": score}]
+        items.append(item)
+    if total is not None:
+        items.append({"linkId": total_link_id, "answer": [{"valueInteger": total}]})
+    resource: dict[str, Any] = {
+        "resourceType": "QuestionnaireResponse",
+        "id": f"qr-{next(_ids)}",
+        "status": status,
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "authored": days_ago(days),
+        "item": [{"linkId": "/44249-1", "item": items}],
+    }
+    if questionnaire:
+        resource["questionnaire"] = questionnaire
+    return resource
+
+
+def phq9_answers(scores: list[int | None]) -> dict[str, int | None]:
+    return dict(zip(PHQ9_ITEMS, scores, strict=True))
+
+
+def supplement_order(
+    rxnorm: str | None, display: str, *, system: str = RXNORM, resource_id: str | None = None
+) -> dict[str, Any]:
+    """A draft MedicationRequest for a supplement (order-select / order-sign)."""
+    concept: dict[str, Any] = {"text": display}
+    if rxnorm:
+        concept["coding"] = [{"system": system, "code": rxnorm, "display": display}]
+    return {
+        "resourceType": "MedicationRequest",
+        "id": resource_id or f"draft-{next(_ids)}",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+        "medicationCodeableConcept": concept,
+    }

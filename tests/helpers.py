@@ -41,3 +41,29 @@ def suggested_resources(card: dict[str, Any]) -> list[dict[str, Any]]:
         for action in suggestion.get("actions", [])
         if "resource" in action
     ]
+
+
+def snapshot_of(
+    kb: KnowledgeBase,
+    *resources: dict[str, Any],
+    patient_resource: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Any:
+    """The PatientSnapshot of a prefetch holding these resources (no pipeline, no cards)."""
+    from cds_service.snapshot import build_snapshot
+    from tests.factories import PATIENT_ID, prefetch_for
+
+    prefetch = prefetch_for(*resources, patient_resource=patient_resource)
+    return build_snapshot(
+        kb, patient_id=PATIENT_ID, now=now or datetime.now(UTC), prefetch_values=prefetch.values()
+    )
+
+
+def fired_rules(
+    kb: KnowledgeBase, *resources: dict[str, Any], patient_resource: dict[str, Any] | None = None
+) -> set[str]:
+    """Ids of the recommendation rules that fire for a patient with these resources."""
+    from cds_service.engine.assess import assess
+
+    snapshot = snapshot_of(kb, *resources, patient_resource=patient_resource)
+    return {f.rule.id for a in assess(snapshot, kb) for f in a.findings}

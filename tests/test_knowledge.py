@@ -56,7 +56,7 @@ def _edit(path: Path, change: callable) -> None:  # type: ignore[valid-type]
         (
             "analytes.yaml",
             lambda d: d["analytes"][1]["codes"].append(dict(d["analytes"][0]["codes"][0])),
-            "code 2132-9 is also used",
+            "code 2276-4 is also used",
         ),
         ("rules/methylation.yaml", lambda d: d["rules"][0].update(citations=[]), "citations"),
         (

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cds_service.knowledge import KnowledgeBase
 from cds_service.validate import check_response
 from tests.factories import (
     ICD10CM,
@@ -426,7 +427,7 @@ def test_order_select_and_order_sign_give_the_same_answer(client: httpx.Client) 
     assert _comparable(again) == _comparable(select)
 
 
-def test_missing_egfr_offers_the_test_and_removal(client: httpx.Client) -> None:
+def test_missing_egfr_offers_the_test_and_removal(client: httpx.Client, kb: KnowledgeBase) -> None:
     prefetch = prefetch_for(patient_resource=patient(age=50, gender="male"))
     for dstu2 in (False, True):
         draft = draft_order("Magnesium glycinate 200 mg", resource_id="mg1", dstu2=dstu2)
@@ -441,7 +442,7 @@ def test_missing_egfr_offers_the_test_and_removal(client: httpx.Client) -> None:
             if a["type"] == "create"
         ]
         # R4 clients get a ServiceRequest for eGFR; DSTU2 clients only the delete (no R4 resources).
-        assert created == ([] if dstu2 else ["98979-8"])
+        assert created == ([] if dstu2 else [kb.lab_orders["egfr"].code.code])
         assert deletes(card) == [f"{draft['resourceType']}/mg1"]
 
 

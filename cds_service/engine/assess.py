@@ -1,34 +1,66 @@
-"""Snapshot -> one ``PathwayAssessment`` per pathway: which rules fired and on what inputs."""
+"""Snapshot -> one ``PathwayAssessment`` per pathway: which rules fired, on what inputs, what
+is missing, and the symptom burden, ordered by relevance (the order cards are shown in).
+
+Status: "possible limitation" when a co-factor or precursor rule fired; "insufficient data" when
+a rule says data are missing or equivocal, or no interpretable marker of the pathway has a
+current value; "likely adequate" otherwise. Context findings (e.g. low-grade inflammation) are
+not a reason for a card: they are shown on the cards of other findings.
+"""
 
 from __future__ import annotations
 
 from cds_service.engine.predicates import holds
 from cds_service.engine.types import Finding, PathwayAssessment, PathwayStatus, Trace
 from cds_service.knowledge import KnowledgeBase
+from cds_service.knowledge.schema import NON_ACTIONABLE_FLAGS
 from cds_service.snapshot import PatientSnapshot
+
+# Lower = shown first; a pathway's weight is its most serious finding.
+SEVERITY_RANK = {"limitation": 0, "caution": 1, "uncertain": 2, "option": 3, "context": 4}
 
 
 def assess(snapshot: PatientSnapshot, kb: KnowledgeBase) -> list[PathwayAssessment]:
-    """Evaluate every recommendation rule and group what fired by pathway, in card order."""
+    """Evaluate every recommendation rule once and group what fired by pathway."""
     findings: dict[str, list[Finding]] = {pathway_id: [] for pathway_id in kb.pathways}
     for rule in kb.rules:
         trace = Trace()
         if holds(rule.when, snapshot, trace):
             findings[rule.pathway].append(Finding(rule, trace))
+    context = tuple(f for fired in findings.values() for f in fired if f.rule.severity == "context")
     assessments = []
-    for pathway in sorted(kb.pathways.values(), key=lambda p: (p.order, p.id)):
+    for pathway in kb.pathways.values():
         present = tuple(snapshot.labs[m] for m in pathway.markers if m in snapshot.labs)
         missing = tuple(m for m in pathway.markers if m not in snapshot.labs)
-        fired = tuple(findings[pathway.id])
+        interpretable = [
+            f
+            for f in present
+            if not NON_ACTIONABLE_FLAGS.intersection(kb.measures[f.measure_id].flags)
+        ]
+        fired = tuple(sorted(findings[pathway.id], key=lambda f: SEVERITY_RANK[f.rule.severity]))
+        symptoms = tuple(snapshot.labs[m] for m in pathway.symptom_measures if m in snapshot.labs)
         assessments.append(
-            PathwayAssessment(pathway, _status(fired, present), fired, present, missing)
+            PathwayAssessment(
+                pathway,
+                _status(fired, bool(interpretable)),
+                fired,
+                present,
+                missing,
+                symptoms=symptoms,
+                context=tuple(f for f in context if f.rule.pathway != pathway.id),
+            )
         )
-    return assessments
+    return sorted(assessments, key=_relevance)
 
 
-def _status(findings: tuple[Finding, ...], present: tuple[object, ...]) -> PathwayStatus:
-    if any(f.rule.severity == "limitation" for f in findings):
+def _status(findings: tuple[Finding, ...], interpretable: bool) -> PathwayStatus:
+    severities = {f.rule.severity for f in findings}
+    if "limitation" in severities:
         return "possible limitation"
-    if any(f.rule.severity == "uncertain" for f in findings) or not present:
+    if "uncertain" in severities or not interpretable:
         return "insufficient data"
     return "likely adequate"
+
+
+def _relevance(assessment: PathwayAssessment) -> tuple[int, int, str]:
+    ranks = [SEVERITY_RANK[f.rule.severity] for f in assessment.findings]
+    return (min(ranks, default=len(SEVERITY_RANK)), assessment.pathway.order, assessment.pathway.id)

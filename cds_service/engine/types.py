@@ -42,9 +42,16 @@ class Finding:
 class PathwayAssessment:
     pathway: Pathway
     status: PathwayStatus
-    findings: tuple[Finding, ...]
+    findings: tuple[Finding, ...]  # most serious first
     present_markers: tuple[LabFact, ...]
     missing_markers: tuple[str, ...]
+    symptoms: tuple[LabFact, ...] = ()  # questionnaire scores of the pathway's symptom measures
+    context: tuple[Finding, ...] = ()  # context findings of other pathways (e.g. inflammation)
+
+    @property
+    def actionable(self) -> bool:
+        """Worth a card: a finding other than context (context alone is never a card)."""
+        return any(f.rule.severity != "context" for f in self.findings)
 
 
 @dataclass(frozen=True, slots=True)

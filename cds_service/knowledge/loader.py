@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cds_service.errors import KnowledgeError
 from cds_service.knowledge.schema import (
+    NON_ACTIONABLE_FLAGS,
     AllPredicate,
     Analyte,
     AnyPredicate,
@@ -25,6 +26,7 @@ from cds_service.knowledge.schema import (
     Code,
     ConditionClass,
     ConditionPredicate,
+    Definition,
     Ingredient,
     Intervention,
     LabOrder,
@@ -32,6 +34,7 @@ from cds_service.knowledge.schema import (
     Manifest,
     Measure,
     MedicationClass,
+    MedicationGuidance,
     MedicationPredicate,
     NotPredicate,
     Pathway,
@@ -41,6 +44,7 @@ from cds_service.knowledge.schema import (
     Rule,
     SafetyPrompt,
     SafetyRule,
+    UsePredicate,
 )
 
 T = TypeVar("T", bound=BaseModel)
@@ -76,6 +80,14 @@ class LabOrdersFile(_File):
 
 class RulesFile(_File):
     rules: list[Rule]
+
+
+class DefinitionsFile(_File):
+    definitions: list[Definition] = []
+
+
+class OrderGuidanceFile(_File):
+    medication_guidance: list[MedicationGuidance] = []
 
 
 class MedicationsFile(_File):
@@ -149,6 +161,15 @@ class KnowledgeBase:
     )
     # Class and ingredient ids some safety rule names in applies_to.medications.
     safety_drug_targets: frozenset[str] = frozenset()
+    definitions: dict[str, Definition] = field(default_factory=dict, repr=False)
+    # QuestionnaireResponse reading (snapshot.py): canonical URL prefix -> questionnaire ids,
+    # and item key (linkId without "/", or item code) -> questionnaire ids that score it.
+    questionnaire_urls: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    questionnaire_items: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    medication_guidance: tuple[MedicationGuidance, ...] = ()
+    # Draft orders of our supplements: (system URI, code) -> intervention id; folded names.
+    intervention_codes: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    intervention_names: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     @property
     def version(self) -> str:
@@ -211,9 +232,41 @@ def _walk(predicate: Predicate) -> Iterator[Predicate]:
         yield from _walk(predicate.not_)
 
 
+def _resolve(where: str, predicate: Predicate, definitions: dict[str, Definition]) -> Predicate:
+    """Replace every ``use: name`` by the named definition (recursively), so the engine never
+    sees a reference; an unknown name fails naming the place."""
+    if isinstance(predicate, UsePredicate):
+        definition = definitions.get(predicate.use)
+        if definition is None:
+            raise KnowledgeError(f"{where}: unknown definition {predicate.use!r}")
+        return definition.when
+    if isinstance(predicate, AllPredicate):
+        return AllPredicate(all=[_resolve(where, p, definitions) for p in predicate.all])
+    if isinstance(predicate, AnyPredicate):
+        return AnyPredicate(any=[_resolve(where, p, definitions) for p in predicate.any])
+    if isinstance(predicate, NotPredicate):
+        return NotPredicate.model_validate({"not": _resolve(where, predicate.not_, definitions)})
+    return predicate
+
+
+def _load_definitions(root: Path) -> dict[str, Definition]:
+    """Definitions may use earlier ones (never later ones: no cycles by construction)."""
+    path = root / "definitions.yaml"
+    if not path.exists():
+        return {}
+    resolved: dict[str, Definition] = {}
+    for definition in _parse(path, DefinitionsFile).definitions:
+        if definition.id in resolved:
+            raise KnowledgeError(f"definitions.yaml: duplicate definition id {definition.id!r}")
+        when = _resolve(f"definitions.yaml: {definition.id}", definition.when, resolved)
+        resolved[definition.id] = definition.model_copy(update={"when": when})
+    return resolved
+
+
 def load_knowledge(root: Path) -> KnowledgeBase:
     """Read, validate and index the knowledge base in ``root`` (the mappings/ folder)."""
     manifest = _parse(root / "knowledge.yaml", Manifest)
+    definitions = _load_definitions(root)
     citation_list = list(_parse(root / "citations.yaml", CitationsFile).citations)
     for path in sorted(root.glob("citations-*.yaml")):
         citation_list += _parse(path, CitationsFile).citations
@@ -287,6 +340,12 @@ def load_knowledge(root: Path) -> KnowledgeBase:
                     f"{where}: code {code.code} unit {code.unit!r} has no conversion"
                 )
         unit_factors[measure.id] = factors
+        methods = {code.method for code in measure.codes if code.method}
+        for band in measure.bands:
+            if band.method is not None and band.method not in methods:
+                raise KnowledgeError(
+                    f"{where}: band {band.id} names method {band.method!r}, which no code has"
+                )
 
     for pathway in pathways.values():
         where = f"pathways.yaml: {pathway.id}"
@@ -294,6 +353,11 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         for marker in pathway.markers:
             if marker not in measures:
                 raise KnowledgeError(f"{where}: marker {marker!r} is not a known measure")
+        for measure_id in pathway.symptom_measures:
+            if not isinstance(measures.get(measure_id), Questionnaire):
+                raise KnowledgeError(
+                    f"{where}: symptom measure {measure_id!r} is not a questionnaire"
+                )
 
     for intervention in interventions.values():
         where = f"interventions.yaml: {intervention.id}"
@@ -305,6 +369,11 @@ def load_knowledge(root: Path) -> KnowledgeBase:
 
     for order in lab_orders.values():
         check.system(f"lab_orders.yaml: {order.id}", order.code)
+        for measure_id in order.satisfied_by:
+            if measure_id not in measures:
+                raise KnowledgeError(
+                    f"lab_orders.yaml: {order.id}: satisfied_by unknown measure {measure_id!r}"
+                )
 
     for ingredient in ingredients.values():
         if ingredient.intervention is not None and ingredient.intervention not in interventions:
@@ -334,22 +403,39 @@ def load_knowledge(root: Path) -> KnowledgeBase:
                 )
 
     refs = _References(measures, medication_classes, ingredients, condition_classes)
+    for definition in definitions.values():
+        refs.predicate(f"definitions.yaml: {definition.id}", definition.when)
+    resolved_rules = []
     for rule in rules:
         where = f"rules/: {rule.id}"
+        rule = rule.model_copy(update={"when": _resolve(where, rule.when, definitions)})
+        resolved_rules.append(rule)
         check.citations(where, rule.citations, required=True)
         if rule.pathway not in pathways:
             raise KnowledgeError(f"{where}: unknown pathway {rule.pathway!r}")
         refs.predicate(where, rule.when)
+        suggests_medication = False
         for suggestion in rule.suggest:
             target = getattr(suggestion, "medication", None)
             if target is not None and target not in interventions:
                 raise KnowledgeError(f"{where}: unknown intervention {target!r}")
+            if target is not None:
+                suggests_medication = True
+                _check_precursor_pathway(where, pathways[rule.pathway], interventions[target])
             order_id = getattr(suggestion, "lab_order", None)
             if order_id is not None and order_id not in lab_orders:
                 raise KnowledgeError(f"{where}: unknown lab order {order_id!r}")
+        if suggests_medication:
+            _check_actionable(where, rule.when, measures)
+    rules = resolved_rules
     all_tags = {tag for i in interventions.values() for tag in i.tags}
+    resolved_safety = []
     for safety_rule in safety_rules:
         where = f"safety.yaml: {safety_rule.id}"
+        safety_rule = safety_rule.model_copy(
+            update={"trigger": _resolve(where, safety_rule.trigger, definitions)}
+        )
+        resolved_safety.append(safety_rule)
         check.citations(where, safety_rule.citations, required=True)
         refs.predicate(where, safety_rule.trigger)
         for target in safety_rule.applies_to.interventions:
@@ -364,12 +450,17 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         replacement = safety_rule.replacement
         if replacement is not None and replacement.lab_order not in lab_orders:
             raise KnowledgeError(f"{where}: unknown lab order {replacement.lab_order!r}")
+    resolved_prompts = []
     for prompt in safety_prompts:
         where = f"safety.yaml: {prompt.id}"
+        prompt = prompt.model_copy(update={"trigger": _resolve(where, prompt.trigger, definitions)})
+        resolved_prompts.append(prompt)
         check.citations(where, prompt.citations, required=True)
         refs.predicate(where, prompt.trigger)
         if prompt.lab_order is not None and prompt.lab_order not in lab_orders:
             raise KnowledgeError(f"{where}: unknown lab order {prompt.lab_order!r}")
+    safety_rules = resolved_safety
+    safety_prompts = resolved_prompts
 
     aliases = {uri: uri for uri in system_uris.values()}
     for alternative, alias in manifest.system_aliases.items():
@@ -408,6 +499,23 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         for name in condition.names:
             condition_names.append((fold_text(name), condition.id))
 
+    for measure in measures.values():
+        for other in measure.substitutes:
+            if other not in measures:
+                raise KnowledgeError(f"{measure.id}: substitute {other!r} is not a known measure")
+    guidance = _load_guidance(root, measures, lab_orders, pathways, medication_classes, check)
+    intervention_codes: dict[tuple[str, str], str] = {}
+    intervention_names: list[tuple[str, str]] = []
+    for intervention in interventions.values():
+        code_key = (system_uris[intervention.ingredient.system], intervention.ingredient.code)
+        if code_key in intervention_codes:
+            raise KnowledgeError(
+                f"interventions.yaml: {intervention.id}: code {code_key[1]} is also used by {intervention_codes[code_key]}"
+            )
+        intervention_codes[code_key] = intervention.id
+        for name in intervention.names:
+            intervention_names.append((fold_text(name), intervention.id))
+    questionnaire_urls, questionnaire_items = _questionnaire_index(measures)
     return KnowledgeBase(
         root=root,
         manifest=manifest,
@@ -442,6 +550,12 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         safety_drug_targets=frozenset(
             drug for rule in safety_rules for drug in rule.applies_to.medications
         ),
+        definitions=definitions,
+        questionnaire_urls=questionnaire_urls,
+        questionnaire_items=questionnaire_items,
+        medication_guidance=guidance,
+        intervention_codes=intervention_codes,
+        intervention_names=tuple(sorted(intervention_names, key=lambda item: -len(item[0]))),
     )
 
 
@@ -452,6 +566,86 @@ def _name_index(names: list[tuple[str, str]]) -> dict[str, tuple[tuple[str, str]
         if words:
             index.setdefault(words[0], []).append((needle, ingredient_id))
     return {word: tuple(entries) for word, entries in index.items()}
+
+
+def _load_guidance(
+    root: Path,
+    measures: dict[str, Measure],
+    lab_orders: dict[str, LabOrder],
+    pathways: dict[str, Pathway],
+    medication_classes: dict[str, MedicationClass],
+    check: _Checker,
+) -> tuple[MedicationGuidance, ...]:
+    """order_guidance.yaml (optional). Class ids are checked once medications.yaml defines
+    classes at all, so the guidance can be authored before the class list exists."""
+    path = root / "order_guidance.yaml"
+    if not path.exists():
+        return ()
+    items = _parse(path, OrderGuidanceFile).medication_guidance
+    _unique(items, "order_guidance.yaml", "guidance")
+    for item in items:
+        where = f"order_guidance.yaml: {item.id}"
+        check.citations(where, item.citations, required=True)
+        if item.pathway not in pathways:
+            raise KnowledgeError(f"{where}: unknown pathway {item.pathway!r}")
+        for measure_id in item.measures:
+            if measure_id not in measures:
+                raise KnowledgeError(f"{where}: unknown measure {measure_id!r}")
+        for order_id in item.lab_orders:
+            if order_id not in lab_orders:
+                raise KnowledgeError(f"{where}: unknown lab order {order_id!r}")
+        if medication_classes:
+            for class_id in item.classes:
+                if class_id not in medication_classes:
+                    raise KnowledgeError(f"{where}: unknown medication class {class_id!r}")
+    return tuple(items)
+
+
+def _questionnaire_index(
+    measures: dict[str, Measure],
+) -> tuple[tuple[tuple[str, str], ...], dict[str, tuple[str, ...]]]:
+    urls: list[tuple[str, str]] = []
+    items: dict[str, list[str]] = {}
+    for measure in measures.values():
+        if not isinstance(measure, Questionnaire):
+            continue
+        urls += [(url.rstrip("/"), measure.id) for url in measure.questionnaire_urls]
+        keys = [*measure.items, *measure.item_link_ids, *measure.total_link_ids]
+        keys += [code.code for code in measure.codes]
+        for key in keys:
+            slot = items.setdefault(key.lstrip("/"), [])
+            if measure.id not in slot:
+                slot.append(measure.id)
+    longest_first = sorted(urls, key=lambda item: -len(item[0]))
+    return tuple(longest_first), {k: tuple(v) for k, v in items.items()}
+
+
+def _check_precursor_pathway(where: str, pathway: Pathway, intervention: Intervention) -> None:
+    """GABA/glutamate is context only: no precursor may be suggested on it."""
+    if not pathway.precursor_suggestions and intervention.kind == "precursor":
+        raise KnowledgeError(
+            f"{where}: pathway {pathway.id} allows no precursor suggestions ({intervention.id})"
+        )
+
+
+def _check_actionable(where: str, predicate: Predicate, measures: dict[str, Measure]) -> None:
+    """A rule that suggests a supplement may not read a research-only or informational measure,
+    nor a contested band: those are displayed, never acted upon."""
+    for node in _walk(predicate):
+        if not isinstance(node, LabPredicate):
+            continue
+        measure = measures[node.lab]
+        flags = NON_ACTIONABLE_FLAGS.intersection(measure.flags)
+        if flags:
+            raise KnowledgeError(
+                f"{where}: suggests a supplement but reads {measure.id}, which is {sorted(flags)[0]}"
+            )
+        contested = {b.id for b in measure.bands if b.contested}
+        for band in node.bands:
+            if band in contested:
+                raise KnowledgeError(
+                    f"{where}: suggests a supplement from the contested band {measure.id}.{band}"
+                )
 
 
 class _Checker:

@@ -92,6 +92,13 @@ class Code(_Model):
     code: str
     display: str | None = None
     unit: str | None = None  # the UCUM unit this LOINC code is normally reported in
+    # The assay method a code implies (e.g. omega-3 index in RBC vs plasma): values of different
+    # methods are never compared, and bands may be method-specific.
+    method: str | None = None
+    # True when the code was checked against a published terminology source (LOINC, RxNav, an
+    # HL7 IG); False = author knowledge, to re-check before relying on it. Listed by
+    # ``check-knowledge --verbose`` (see knowledge/check.py).
+    verified: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,10 +106,21 @@ class Code(_Model):
 
 
 class Band(_Model):
-    """A named interval in the measure's canonical unit; bounds say which side is closed."""
+    """A named interval in the measure's canonical unit; bounds say which side is closed.
+
+    Bands are tried in order and the first that holds wins. A band with ``sex`` applies only to
+    patients recorded with that sex, so sex-specific bands come first and a general band (used
+    when sex is unknown, chosen to be the conservative one) follows under the same id. A band
+    with ``method`` applies only to results of that assay method.
+    """
 
     id: str
     label: str
+    sex: Literal["female", "male"] | None = None
+    method: str | None = None
+    # The cut-off is disputed (e.g. vitamin D 12-20 ng/mL): no rule may suggest a supplement
+    # from this band (checked at load); the card says "threshold contested".
+    contested: bool = False
     gt: float | None = None
     ge: float | None = None
     lt: float | None = None
@@ -141,13 +159,20 @@ class Band(_Model):
             upper is not None and (value > upper[0] or (value == upper[0] and not upper[1]))
         )
 
+    def applies(self, sex: str | None, method: str | None) -> bool:
+        return (self.sex is None or self.sex == sex) and (
+            self.method is None or self.method == method
+        )
+
     def describe(self, unit: str) -> str:
         parts = []
         if self.lower is not None:
             parts.append(f"{'≥' if self.lower[1] else '>'} {self.lower[0]:g}")
         if self.upper is not None:
             parts.append(f"{'≤' if self.upper[1] else '<'} {self.upper[0]:g}")
-        return f"{' and '.join(parts)} {unit}" if parts else "any value"
+        text = f"{' and '.join(parts)} {unit}" if parts else "any value"
+        qualifiers = [q for q in (self.sex, self.method and f"{self.method} method") if q]
+        return f"{text} ({', '.join(qualifiers)})" if qualifiers else text
 
 
 class UnitConversion(_Model):
@@ -165,14 +190,27 @@ class QualitativeBand(_Model):
     texts: list[str] = []  # case-insensitive exact matches of valueString / coding display
 
 
-Flag = Literal["acute-phase", "research-only", "informational", "method-dependent", "fasting"]
+# acute-phase: distorted by inflammation, read with CRP; research-only: no clinical reference
+# interval, never drives a suggestion; informational: displayed, never interpreted by a rule;
+# method-dependent: values of different assays are not comparable.
+Flag = Literal[
+    "acute-phase",
+    "research-only",
+    "informational",
+    "method-dependent",
+    "fasting",
+]
+
+# Flags that forbid a measure from driving a supplement suggestion (checked at load).
+NON_ACTIONABLE_FLAGS = frozenset({"research-only", "informational"})
 
 
 class Measure(_Model):
     id: str
     name: str
     codes: list[Code] = Field(min_length=1)
-    canonical_unit: str
+    # None for purely qualitative results (e.g. a urine pregnancy test).
+    canonical_unit: str | None = None
     units: list[UnitConversion] = []
     bands: list[Band] = []
     qualitative: list[QualitativeBand] = []
@@ -180,15 +218,22 @@ class Measure(_Model):
     flags: list[Flag] = []
     notes: list[str] = []
     citations: list[str] = []
+    # Measures that stand in for this one (CRP for hs-CRP): when one of them has a current
+    # value, this one is not reported as missing.
+    substitutes: list[str] = []
 
     @model_validator(mode="after")
     def _units(self) -> Measure:
         units = [u.unit for u in self.units]
-        if self.canonical_unit not in units:
+        if self.canonical_unit is None:
+            if self.units or not self.qualitative:
+                raise ValueError("a measure without canonical_unit must be qualitative only")
+        elif self.canonical_unit not in units:
             raise ValueError(f"units must include the canonical unit {self.canonical_unit!r}")
         declared = {b.id for b in self.bands}
-        if len(declared) != len(self.bands):
-            raise ValueError("band ids must be unique")
+        keys = {(b.id, b.sex, b.method) for b in self.bands}
+        if len(keys) != len(self.bands):
+            raise ValueError("band ids must be unique (per sex and method)")
         for band_id in (q.band for q in self.qualitative):
             if self.bands and band_id not in declared:
                 raise ValueError(f"qualitative band {band_id!r} is not among the bands")
@@ -199,24 +244,32 @@ class Analyte(Measure):
     kind: Literal["lab"] = "lab"
 
 
-class QuestionnaireItem(_Model):
-    """A single item scored on its own (e.g. PHQ-9 item 9)."""
-
-    id: str
-    name: str
-    codes: list[Code] = []
-    link_ids: list[str] = []  # QuestionnaireResponse.item.linkId values that carry it
-
-
 class Questionnaire(Measure):
+    """A score read from an Observation or, failing that, from a QuestionnaireResponse.
+
+    A response is recognised by its ``questionnaire`` canonical (prefix match, version ignored)
+    or by carrying one of the items. Its total is the item with ``total_link_ids`` (or the
+    total's LOINC code) when present, else the sum of ``items`` when every one is answered;
+    a single-item measure (PHQ-9 item 9) lists just that item.
+    """
+
     kind: Literal["score"] = "score"
     panel_codes: list[Code] = []
-    # QuestionnaireResponse.questionnaire canonical URLs (prefix match) and the linkIds of
-    # the total score, used when no total-score Observation exists.
     questionnaire_urls: list[str] = []
     total_link_ids: list[str] = []
+    # LOINC codes of the scored items; a linkId matches as "CODE", "/CODE" or by item.code.
+    items: list[str] = []
+    item_link_ids: list[str] = []  # extra linkIds of scored items (local questionnaires)
+    # Coded answers -> item score (e.g. LOINC LA6568-5 "Not at all" = 0).
+    answer_scores: dict[str, float] = {}
     min_score: float = 0
     max_score: float
+
+    @model_validator(mode="after")
+    def _score_range(self) -> Questionnaire:
+        if self.min_score >= self.max_score:
+            raise ValueError("min_score must be below max_score")
+        return self
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,6 +342,12 @@ class SexPredicate(_Model):
     sex: Literal["female", "male", "other", "unknown"]
 
 
+class UsePredicate(_Model):
+    """A named predicate from ``definitions.yaml``; replaced by its definition at load."""
+
+    use: str
+
+
 class AllPredicate(_Model):
     all: list[Predicate] = Field(min_length=1)
 
@@ -308,6 +367,7 @@ Predicate = Annotated[
     | MedicationPredicate
     | AgePredicate
     | SexPredicate
+    | UsePredicate
     | AllPredicate
     | AnyPredicate
     | NotPredicate,
@@ -328,9 +388,16 @@ class Pathway(_Model):
     role: Literal["primary", "context", "cross-cutting"]
     summary: str
     precursors: list[str] = []
+    synthesis: list[str] = []  # precursor -> product steps (enzyme; co-factors)
     rate_limiting_steps: list[str] = []
     cofactors: list[str] = []
+    catabolism: list[str] = []
     markers: list[str] = []  # measure ids that bear on this pathway
+    # Questionnaire ids whose scores describe the symptom burden shown on the card.
+    symptom_measures: list[str] = []
+    # Markers without a clinical reference interval or code (e.g. the kynurenine/tryptophan
+    # ratio): named on the card, never read by a rule.
+    research_markers: list[str] = []
     # GABA/glutamate: context only, never precursor suggestions.
     precursor_suggestions: bool = True
     limitations: list[str] = []
@@ -373,21 +440,35 @@ class Intervention(_Model):
     pathways: list[str] = Field(min_length=1)
     ingredient: Code  # RxNorm ingredient
     dose_text: str  # goes into MedicationRequest.dosageInstruction.text
+    # The dose a suggestion proposes, per day: dose-dependent safety rules read it.
+    daily_dose: Dose
+    # A ceiling the service never exceeds (e.g. vitamin B6 25 mg/day); checked at load.
+    max_daily_dose: Dose | None = None
+    upper_limit: str | None = None  # tolerable upper intake level, with its source
     studied_dose: str
     grade: Grade
     evidence: str  # one or two sentences, plain words
     limitations: list[str] = []
     tags: list[str] = []  # read by safety rules (e.g. serotonergic-precursor, cation)
+    # Generic and common names (lower case) that identify a draft order of this supplement
+    # when it carries no code we know (order-select / order-sign guidance).
+    names: list[str] = []
     offer: bool = True  # False = never suggested (e.g. phenylalanine: do not offer)
     do_not_offer_reason: str | None = None
-    # The dose a suggestion proposes, read by dose-dependent safety rules.
-    daily_dose: Dose | None = None
     citations: list[str] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _reason(self) -> Intervention:
         if not self.offer and not self.do_not_offer_reason:
             raise ValueError("do_not_offer_reason is required when offer is false")
+        cap = self.max_daily_dose
+        if cap is not None:
+            if cap.unit != self.daily_dose.unit:
+                raise ValueError("max_daily_dose must use the unit of daily_dose")
+            if self.daily_dose.value > cap.value:
+                raise ValueError(
+                    f"daily_dose {self.daily_dose.value:g} {cap.unit} exceeds max_daily_dose {cap.value:g}"
+                )
         return self
 
 
@@ -396,6 +477,9 @@ class LabOrder(_Model):
     name: str
     code: Code  # LOINC
     reason: str
+    # Not suggested while any of these measures has a current result (unless a rule asks for
+    # a repeat): "order B12" disappears once a current B12 exists.
+    satisfied_by: list[str] = Field(min_length=1)
 
 
 class MedicationSuggestion(_Model):
@@ -404,6 +488,8 @@ class MedicationSuggestion(_Model):
 
 class LabOrderSuggestion(_Model):
     lab_order: str  # lab order id
+    # Suggest even when a current result exists (e.g. repeat a CRP above 10 mg/L).
+    repeat: bool = False
 
 
 SuggestionRef = Annotated[
@@ -421,9 +507,35 @@ class Rule(_Model):
     statement: str  # the rule in plain words, shown on the card
     when: Predicate
     finding: str  # short phrase, e.g. "Vitamin B12 deficient"
-    severity: Literal["limitation", "uncertain", "context"] = "limitation"
+    # limitation: a co-factor deficit or precursor shortfall (status "possible limitation");
+    # uncertain: data missing or equivocal (status "insufficient data"); option: a symptom-led
+    # option for discussion; caution: something the clinician should know before any option;
+    # context: shown on the cards of other findings, never a card on its own.
+    severity: Literal["limitation", "uncertain", "option", "caution", "context"] = "limitation"
     suggest: list[SuggestionRef] = []
     grade: Grade
+    citations: list[str] = Field(min_length=1)
+
+
+class Definition(_Model):
+    """A named predicate (``definitions.yaml``), e.g. "acute inflammation", used by rules."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    description: str
+    when: Predicate
+
+
+class MedicationGuidance(_Model):
+    """Order-time context for a drug class being ordered (e.g. an SSRI): the co-factor status
+    that bears on it, and the tests to suggest when a result is missing."""
+
+    id: str
+    title: str
+    classes: list[str] = Field(min_length=1)  # medication class ids (medications.yaml)
+    pathway: str  # the card topic
+    statement: str
+    measures: list[str] = Field(min_length=1)
+    lab_orders: list[str] = []  # suggested when none of the order's measures is current
     citations: list[str] = Field(min_length=1)
 
 
@@ -559,6 +671,7 @@ class ConditionClass(_Model):
 
 KnowledgeFile = Literal[
     "knowledge.yaml",
+    "definitions.yaml",
     "citations.yaml",
     "analytes.yaml",
     "questionnaires.yaml",

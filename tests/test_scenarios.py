@@ -1,0 +1,441 @@
+"""Whole, hand-built patients through the full pipeline (patient-view, order-select, order-sign):
+each pathway and each intervention is exercised, and every response is validated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cds_service.knowledge import KnowledgeBase
+from tests.factories import (
+    coded_observation,
+    hook_request,
+    observation,
+    patient,
+    phq9_answers,
+    prefetch_for,
+    questionnaire_response,
+    supplement_order,
+)
+from tests.helpers import cards_by_topic, run_hook, suggested_resources
+
+Obs = dict[str, Any]
+
+
+def view(kb: KnowledgeBase, *resources: Obs, age: int | None = 45, gender: str = "male") -> dict:
+    prefetch = prefetch_for(*resources, patient_resource=patient(age=age, gender=gender))
+    return run_hook(kb, hook_request(prefetch=prefetch)).response
+
+
+def suggested(card: dict[str, Any]) -> set[str]:
+    """Intervention and lab-order ids behind a card's suggestions."""
+    ids = set()
+    for resource in suggested_resources(card):
+        if resource["resourceType"] == "MedicationRequest":
+            ids.add(resource["medicationCodeableConcept"]["coding"][0]["code"])
+        else:
+            ids.add(resource["code"]["coding"][0]["code"])
+    return ids
+
+
+def codes(kb: KnowledgeBase, *ids: str) -> set[str]:
+    """The codes a card would carry for these intervention / lab-order ids ("lab:" forces a
+    lab order where an id names both, e.g. zinc)."""
+    result = set()
+    for item in ids:
+        if item.startswith("lab:"):
+            result.add(kb.lab_orders[item[4:]].code.code)
+        elif item in kb.interventions:
+            result.add(kb.interventions[item].ingredient.code)
+        else:
+            result.add(kb.lab_orders[item].code.code)
+    return result
+
+
+def all_suggested(response: dict[str, Any]) -> set[str]:
+    return set().union(*(suggested(c) for c in response["cards"])) if response["cards"] else set()
+
+
+B12_OK = observation("2132-9", 520, "pg/mL")
+CRP_LOW = observation("30522-7", 0.8, "mg/L")
+TSH_OK = observation("3016-3", 1.8, "mIU/L")
+PHQ9_15 = observation("44261-6", 15, "{score}")
+
+
+# 1 -------------------------------------------------------------------------------------------
+def test_healthy_adult_with_normal_results_gets_no_card(kb: KnowledgeBase) -> None:
+    response = view(
+        kb,
+        B12_OK,
+        CRP_LOW,
+        TSH_OK,
+        observation("2276-4", 120, "ng/mL"),
+        observation("62292-8", 32, "ng/mL"),
+        observation("19123-9", 2.1, "mg/dL"),
+        observation("44261-6", 3, "{score}"),
+    )
+    assert response["cards"] == []
+    assert response["extension"]["org.neurotransmitter-cds"]["knowledgeVersion"] == kb.version
+
+
+# 2 -------------------------------------------------------------------------------------------
+def test_moderate_depression_with_replete_b12_offers_each_adjunct_on_its_own_card(
+    kb: KnowledgeBase,
+) -> None:
+    response = view(kb, PHQ9_15, B12_OK, CRP_LOW, TSH_OK)
+    cards = cards_by_topic(response)
+    assert suggested(cards["serotonergic"]) == codes(kb, "5-htp", "tryptophan")
+    assert suggested(cards["methylation"]) == codes(kb, "l-methylfolate", "same")
+    assert suggested(cards["inflammation"]) == codes(kb, "omega-3-epa")
+    assert len(response["cards"]) == len(cards)  # at most one card per pathway
+    detail = cards["serotonergic"]["detail"]
+    assert "Evidence is limited (grade C)" in detail
+    assert "PHQ-9 depression severity: 15 (moderately severe (15-19))" in detail
+    assert "not FDA-approved" in detail and "never as a replacement" in detail
+    # Order of relevance: option cards are ordered by pathway order.
+    assert [c["source"]["topic"]["code"] for c in response["cards"]] == [
+        "serotonergic",
+        "inflammation",
+        "methylation",
+    ]
+
+
+# 3 -------------------------------------------------------------------------------------------
+def test_depression_with_fatigue_offers_tyrosine_and_vitamin_c_never_phenylalanine(
+    kb: KnowledgeBase,
+) -> None:
+    response = view(kb, PHQ9_15, observation("71963-3", 66, "{score}"), B12_OK, TSH_OK)
+    card = cards_by_topic(response)["catecholaminergic"]
+    assert suggested(card) == codes(kb, "tyrosine", "vitamin-c")
+    assert kb.interventions["phenylalanine"].ingredient.code not in all_suggested(response)
+    assert (
+        "Withheld for safety" in card["detail"]
+        and "L-phenylalanine is not offered" in card["detail"]
+    )
+
+
+# 4 -------------------------------------------------------------------------------------------
+def test_iron_deficiency_with_normal_crp_suggests_iron(kb: KnowledgeBase) -> None:
+    response = view(kb, observation("2276-4", 9, "ng/mL"), CRP_LOW, gender="female", age=60)
+    card = cards_by_topic(response)["catecholaminergic"]
+    assert card["summary"].startswith("Catecholaminergic pathway: Iron deficiency")
+    assert suggested(card) == codes(kb, "iron")
+    [request] = suggested_resources(card)
+    dose = request["dosageInstruction"][0]
+    assert dose["text"] == kb.interventions["iron"].dose_text
+    assert (
+        dose["maxDosePerPeriod"]["numerator"]["value"] == kb.interventions["iron"].daily_dose.value
+    )
+    assert "| Ferritin, serum (LOINC 2276-4) | 9 ng/mL |" in card["detail"]
+    assert "possible limitation" in card["detail"]
+
+
+# 5 -------------------------------------------------------------------------------------------
+def test_low_ferritin_without_crp_orders_crp_and_withholds_iron(kb: KnowledgeBase) -> None:
+    response = view(kb, observation("2276-4", 9, "ng/mL"))
+    card = cards_by_topic(response)["catecholaminergic"]
+    assert suggested(card) == codes(kb, "hs-crp")
+    assert kb.interventions["iron"].ingredient.code not in all_suggested(response)
+
+
+# 6 -------------------------------------------------------------------------------------------
+def test_acute_inflammation_withholds_ferritin_and_zinc_and_repeats_crp(kb: KnowledgeBase) -> None:
+    response = view(
+        kb,
+        observation("30522-7", 42, "mg/L"),
+        observation("2276-4", 9, "ng/mL"),
+        observation("5763-8", 45, "ug/dL"),
+    )
+    cards = cards_by_topic(response)
+    assert suggested(cards["inflammation"]) == codes(kb, "hs-crp")
+    assert "Ferritin not interpreted" in cards["catecholaminergic"]["detail"]
+    assert "Zinc not interpreted" in cards["gaba-glutamate"]["detail"]
+    assert not {kb.interventions[i].ingredient.code for i in ("iron", "zinc")} & all_suggested(
+        response
+    )
+
+
+# 7 -------------------------------------------------------------------------------------------
+def test_low_grade_inflammation_is_context_and_lowers_the_ferritin_threshold(
+    kb: KnowledgeBase,
+) -> None:
+    response = view(kb, observation("2276-4", 60, "ng/mL"), observation("30522-7", 6, "mg/L"))
+    cards = cards_by_topic(response)
+    assert "inflammation" not in cards  # context alone is never a card
+    card = cards["catecholaminergic"]
+    assert suggested(card) == codes(kb, "iron")
+    assert "**Context**" in card["detail"] and "Low-grade inflammation" in card["detail"]
+
+
+# 8 -------------------------------------------------------------------------------------------
+def test_hypomagnesaemia_with_egfr_suggests_magnesium_on_the_context_pathway(
+    kb: KnowledgeBase,
+) -> None:
+    response = view(
+        kb, observation("19123-9", 1.5, "mg/dL"), observation("98979-8", 75, "mL/min/{1.73_m2}")
+    )
+    card = cards_by_topic(response)["gaba-glutamate"]
+    assert suggested(card) == codes(kb, "magnesium")
+    assert "0.6171 mmol/L" in card["detail"]  # 1.5 mg/dL in the canonical unit
+    assert "G1-G2" in card["detail"]
+
+
+# 9 -------------------------------------------------------------------------------------------
+def test_hypomagnesaemia_without_egfr_orders_kidney_function_first(kb: KnowledgeBase) -> None:
+    response = view(kb, observation("2601-3", 0.6, "mmol/L"))
+    card = cards_by_topic(response)["gaba-glutamate"]
+    assert suggested(card) == codes(kb, "egfr")
+
+
+# 10 ------------------------------------------------------------------------------------------
+def test_zinc_deficiency_suggests_zinc(kb: KnowledgeBase) -> None:
+    response = view(kb, observation("14955-9", 7.5, "umol/L"), CRP_LOW, gender="female")
+    assert suggested(cards_by_topic(response)["gaba-glutamate"]) == codes(kb, "zinc")
+
+
+# 11 ------------------------------------------------------------------------------------------
+def test_vitamin_d_deficiency_and_contested_range(kb: KnowledgeBase) -> None:
+    deficient = cards_by_topic(view(kb, observation("14635-7", 20, "nmol/L")))["serotonergic"]
+    assert suggested(deficient) == codes(kb, "vitamin-d3")
+    contested = cards_by_topic(view(kb, observation("62292-8", 16, "ng/mL")))["serotonergic"]
+    assert "suggestions" not in contested
+    assert "threshold contested" in contested["detail"]
+    assert "insufficient data" in contested["detail"]
+
+
+# 12 ------------------------------------------------------------------------------------------
+def test_b6_deficiency_proposes_at_most_the_cap(kb: KnowledgeBase) -> None:
+    card = cards_by_topic(view(kb, observation("62236-5", 14, "nmol/L"), CRP_LOW))["serotonergic"]
+    [request] = suggested_resources(card)
+    daily = request["dosageInstruction"][0]["maxDosePerPeriod"]["numerator"]
+    cap = kb.interventions["vitamin-b6"].max_daily_dose
+    assert cap is not None and daily["unit"] == cap.unit and daily["value"] <= cap.value
+    assert "25 mg/day" in request["dosageInstruction"][0]["text"]
+
+
+# 13 ------------------------------------------------------------------------------------------
+def test_low_cognitive_screen_offers_choline_sources_after_reversible_causes(
+    kb: KnowledgeBase,
+) -> None:
+    response = view(kb, observation("72172-0", 21, "{score}"), age=72)
+    card = cards_by_topic(response)["cholinergic"]
+    assert suggested(card) == codes(kb, "citicoline", "alpha-gpc", "choline", "b12", "tsh")
+    assert "anticholinergic" in card["detail"]
+
+
+# 14 ------------------------------------------------------------------------------------------
+def test_b12_deficiency_suggests_oral_b12(kb: KnowledgeBase) -> None:
+    card = cards_by_topic(view(kb, observation("14685-2", 100, "pmol/L")))["methylation"]
+    assert suggested(card) == codes(kb, "vitamin-b12-oral")
+
+
+# 15 ------------------------------------------------------------------------------------------
+def test_folate_deficiency_with_replete_b12_suggests_folic_acid(kb: KnowledgeBase) -> None:
+    card = cards_by_topic(view(kb, observation("14732-2", 5, "nmol/L"), B12_OK))["methylation"]
+    assert suggested(card) == codes(kb, "folic-acid")
+
+
+# 16 ------------------------------------------------------------------------------------------
+def test_low_folate_with_unknown_b12_orders_b12_never_folate(kb: KnowledgeBase) -> None:
+    response = view(kb, observation("2284-8", 2.1, "ng/mL"))
+    assert suggested(cards_by_topic(response)["methylation"]) == codes(kb, "b12")
+    folates = codes(kb, "folic-acid", "l-methylfolate")
+    assert not folates & all_suggested(response)
+
+
+# 17 ------------------------------------------------------------------------------------------
+def test_woman_of_childbearing_age_is_offered_a_pregnancy_test_before_amino_acids(
+    kb: KnowledgeBase,
+) -> None:
+    untested = view(kb, PHQ9_15, B12_OK, gender="female", age=29)
+    cards = cards_by_topic(untested)
+    assert codes(kb, "hcg-serum") <= suggested(cards["serotonergic"])
+    amino = codes(kb, "5-htp", "tryptophan", "same")
+    assert not amino & all_suggested(untested)
+    tested = view(
+        kb,
+        PHQ9_15,
+        B12_OK,
+        coded_observation("2106-3", "260385009", "http://snomed.info/sct", days=3),
+        gender="female",
+        age=29,
+    )
+    assert amino <= all_suggested(tested)
+
+
+# 18 ------------------------------------------------------------------------------------------
+def test_phq9_from_a_questionnaire_response_drives_the_options(kb: KnowledgeBase) -> None:
+    qr = questionnaire_response(phq9_answers([2, 2, 2, 1, 1, 1, 1, 1, 0]))
+    response = view(kb, qr, B12_OK)
+    card = cards_by_topic(response)["inflammation"]
+    assert suggested(card) == codes(kb, "omega-3-epa")
+    assert f"QuestionnaireResponse/{qr['id']}" in card["detail"]
+    assert "sum of 9 items" in card["detail"]
+
+
+# 19 ------------------------------------------------------------------------------------------
+def test_research_only_omega3_index_is_shown_but_never_decides(kb: KnowledgeBase) -> None:
+    index = observation("omega-3-index-rbc", 3.1, "%", system="urn:neurotransmitter-cds:lab")
+    assert view(kb, index)["cards"] == []
+    card = cards_by_topic(view(kb, index, PHQ9_15))["inflammation"]
+    detail = card["detail"]
+    assert "**Research-only markers**" in detail
+    assert "Omega-3 index (EPA + DHA, % of total fatty acids): 3.1 %, rbc method" in detail
+    assert "omega3-adjunct-option" in detail
+
+
+# 20 ------------------------------------------------------------------------------------------
+def test_stale_ferritin_is_not_used_and_a_fresh_one_is_asked_for(kb: KnowledgeBase) -> None:
+    response = view(kb, observation("2276-4", 8, "ng/mL", days=500), observation("2502-3", 12, "%"))
+    card = cards_by_topic(response)["catecholaminergic"]
+    assert suggested(card) == codes(kb, "ferritin", "hs-crp")
+    assert "not used: older than 365 days" in card["detail"]
+    assert kb.interventions["iron"].ingredient.code not in all_suggested(response)
+
+
+# 21 ------------------------------------------------------------------------------------------
+def test_low_copper_asks_for_zinc_and_raised_homocysteine_for_b12_and_folate(
+    kb: KnowledgeBase,
+) -> None:
+    response = view(kb, observation("14665-4", 9.0, "umol/L"), observation("13965-9", 22, "umol/L"))
+    cards = cards_by_topic(response)
+    assert suggested(cards["catecholaminergic"]) == codes(kb, "lab:zinc")
+    assert suggested(cards["methylation"]) == codes(kb, "b12", "folate")
+
+
+# 22 ------------------------------------------------------------------------------------------
+def test_iron_overload_is_a_caution_without_iron(kb: KnowledgeBase) -> None:
+    response = view(
+        kb, observation("2276-4", 420, "ng/mL"), observation("2502-3", 55, "%"), CRP_LOW
+    )
+    card = cards_by_topic(response)["catecholaminergic"]
+    assert "suggestions" not in card
+    assert "haemochromatosis" in card["detail"]
+
+
+# 23 ------------------------------------------------------------------------------------------
+def test_si_units_give_the_same_advice_as_conventional_units(kb: KnowledgeBase) -> None:
+    conventional = view(
+        kb,
+        observation("2132-9", 150, "pg/mL"),
+        observation("62292-8", 9, "ng/mL"),
+        observation("19123-9", 1.5, "mg/dL"),
+        observation("98979-8", 80, "mL/min/{1.73_m2}"),
+    )
+    si = view(
+        kb,
+        observation("14685-2", 110.7, "pmol/L"),
+        observation("14635-7", 22.5, "nmol/L"),
+        observation("2601-3", 0.617, "mmol/L"),
+        observation("98979-8", 80, "mL/min/1.73m2"),
+    )
+    assert all_suggested(conventional) == all_suggested(si)
+    assert codes(kb, "vitamin-b12-oral", "vitamin-d3", "magnesium") <= all_suggested(si)
+
+
+# 24 ------------------------------------------------------------------------------------------
+def test_a_minor_gets_cards_without_supplement_suggestions(kb: KnowledgeBase) -> None:
+    response = view(kb, observation("2276-4", 9, "ng/mL"), CRP_LOW, PHQ9_15, age=16)
+    resources = [r for c in response["cards"] for r in suggested_resources(c)]
+    assert all(r["resourceType"] == "ServiceRequest" for r in resources)
+    assert response["cards"], "the findings are still shown"
+
+
+# 25 ------------------------------------------------------------------------------------------
+def test_every_card_has_what_a_clinician_needs_to_check_it(kb: KnowledgeBase) -> None:
+    response = view(
+        kb,
+        PHQ9_15,
+        observation("2276-4", 30, "ng/mL"),
+        observation("30522-7", 4, "mg/L"),
+        observation("2284-8", 3.5, "ng/mL"),
+        B12_OK,
+        observation("72106-8", 20, "{score}"),
+        observation("19123-9", 1.5, "mg/dL"),
+    )
+    assert len(response["cards"]) >= 5
+    for card in response["cards"]:
+        detail = card["detail"]
+        for section in ("**Findings**", "| Input |", "**Rule**", "**Limitations**", "**Sources**"):
+            assert section in detail, (card["summary"], section)
+        assert "evidence grade" in detail
+        assert f"v{kb.version}" in detail
+        assert "does not use race" in detail
+        assert len(card["summary"]) < 140
+        assert card["indicator"] in ("info", "warning")
+
+
+# 26 ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_supplement_being_ordered_is_compared_with_the_data(kb: KnowledgeBase, hook: str) -> None:
+    d3 = kb.interventions["vitamin-d3"].ingredient.code
+    draft = supplement_order(d3, "Cholecalciferol 2000 UNT Oral Capsule")
+
+    def order(*resources: Obs) -> dict[str, Any]:
+        prefetch = prefetch_for(*resources, patient_resource=patient(age=50))
+        return run_hook(kb, hook_request(hook, prefetch=prefetch, draft_orders=[draft])).response
+
+    supported = cards_by_topic(order(observation("62292-8", 9, "ng/mL")))["serotonergic"]
+    assert "the data support it" in supported["summary"]
+    assert "vitamin-d-deficient" in supported["detail"]
+    unsupported = cards_by_topic(order(observation("62292-8", 38, "ng/mL")))["serotonergic"]
+    assert "do not show a need" in unsupported["summary"]
+    assert "Not met" in unsupported["detail"]
+    missing = cards_by_topic(order())["serotonergic"]
+    assert "missing" in missing["summary"]
+    assert suggested(missing) == codes(kb, "vitamin-d")
+
+
+def test_order_select_guides_only_the_selected_drafts(kb: KnowledgeBase) -> None:
+    zinc = supplement_order(None, "Zinc gluconate 50 mg tablet", resource_id="z1")
+    omega = supplement_order(None, "Fish oil 1000 mg capsule", resource_id="o1")
+    prefetch = prefetch_for(PHQ9_15, patient_resource=patient(age=50))
+    request = hook_request(
+        "order-select",
+        prefetch=prefetch,
+        draft_orders=[zinc, omega],
+        selections=["MedicationRequest/o1"],
+    )
+    cards = cards_by_topic(run_hook(kb, request).response)
+    assert "inflammation" in cards and "gaba-glutamate" not in cards
+    assert "the data support it" in cards["inflammation"]["summary"]
+
+
+def test_a_do_not_offer_supplement_being_ordered_says_so(kb: KnowledgeBase) -> None:
+    draft = supplement_order(None, "DL-Phenylalanine 500 mg capsule")
+    prefetch = prefetch_for(patient_resource=patient(age=50))
+    response = run_hook(
+        kb, hook_request("order-sign", prefetch=prefetch, draft_orders=[draft])
+    ).response
+    card = cards_by_topic(response)["catecholaminergic"]
+    assert "not offered by this service" in card["summary"]
+
+
+# 27 ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_an_ssri_being_ordered_gets_the_relevant_cofactor_status(
+    kb: KnowledgeBase, hook: str
+) -> None:
+    sertraline = supplement_order("36437", "Sertraline 50 MG Oral Tablet", resource_id="s1")
+    prefetch = prefetch_for(
+        observation("2132-9", 160, "pg/mL"), PHQ9_15, patient_resource=patient(age=50)
+    )
+    response = run_hook(
+        kb, hook_request(hook, prefetch=prefetch, draft_orders=[sertraline])
+    ).response
+    card = cards_by_topic(response)["serotonergic"]
+    assert "co-factor status for antidepressant therapy" in card["summary"]
+    assert "Finding: Vitamin B12 deficient (rule `b12-deficient`" in card["detail"]
+    assert "| Thyroid-stimulating hormone | no result | missing |" in card["detail"]
+    # TSH is missing: offered; B12 is current: not offered again.
+    assert suggested(card) == codes(kb, "tsh")
+
+
+def test_no_guidance_card_for_an_unrelated_draft(kb: KnowledgeBase) -> None:
+    draft = supplement_order("83367", "atorvastatin 20 MG Oral Tablet")
+    prefetch = prefetch_for(PHQ9_15, patient_resource=patient(age=50))
+    response = run_hook(
+        kb, hook_request("order-sign", prefetch=prefetch, draft_orders=[draft])
+    ).response
+    assert response["cards"] == []
