@@ -1,7 +1,4 @@
-"""The ``cds-service`` command line: serve, evaluate, check-knowledge (more join as they land).
-
-Commands import their dependencies when they run, so ``--help`` stays instant.
-"""
+"""The ``cds-service`` command line: serve, evaluate, check-knowledge, db, report, prune."""
 
 from __future__ import annotations
 
