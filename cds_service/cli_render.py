@@ -31,8 +31,8 @@ def render_outcome(console: Console, name: str, outcome: Outcome) -> None:
     console.print(Rule(Text(name, style="bold"), align="left"))
     extension = response.get("extension", {}).get(EXTENSION_KEY, {})
     as_of = outcome.now.date().isoformat()
-    if prepared.as_of is not None:
-        as_of += " (the date the example describes)"
+    if prepared.as_of is not None and prepared.as_of_source and outcome.now == prepared.as_of:
+        as_of += f" ({prepared.as_of_source})"
     facts = [
         f"hook {request.hook}",
         f"service {prepared.service.id}",

@@ -44,9 +44,10 @@ class Prepared:
 
     request: HookRequest
     service: ServiceDefinition
-    as_of: datetime | None  # from an example file; None means "now"
+    as_of: datetime | None  # the date the file describes; None means "now"
     title: str | None = None
     notes: tuple[str, ...] = ()
+    as_of_source: str | None = None  # where as_of came from, for the reader
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,9 @@ def _from_request(
     service = service_for_hook(registry, request.hook)
     example = (document.get("extension") or {}).get(EXAMPLE_EXTENSION) or {}
     title = example.get("title") if isinstance(example.get("title"), str) else None
-    return Prepared(request, service, _as_of(example.get("asOf")), title)
+    as_of = _as_of(example.get("asOf"))
+    source = "the date the example describes" if as_of else None
+    return Prepared(request, service, as_of, title, as_of_source=source)
 
 
 def _as_of(value: Any) -> datetime | None:
@@ -132,7 +135,7 @@ def _as_of(value: Any) -> datetime | None:
     try:
         day = date.fromisoformat(value[:10])
     except ValueError as exc:
-        raise InputError(f"asOf {value!r} is not a date (YYYY-MM-DD)") from exc
+        raise InputError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
     # Noon UTC: the same calendar day in every time zone a reader is likely to be in.
     return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
 
@@ -193,7 +196,10 @@ def _from_bundle(bundle: dict[str, Any], registry: ServiceRegistry, hook: str) -
         request = HookRequest.model_validate(document)
     except ValidationError as exc:  # pragma: no cover - built above from checked parts
         raise InputError("could not build a request from the Bundle") from exc
-    return Prepared(request, service, None, None, tuple(notes))
+    # A Bundle is a snapshot: read it as of when it was assembled, so it ages with its data.
+    as_of = _as_of(bundle.get("timestamp"))
+    source = "the Bundle's timestamp" if as_of else None
+    return Prepared(request, service, as_of, None, tuple(notes), source)
 
 
 def _template_type(template: str) -> str | None:

@@ -89,6 +89,24 @@ def test_example_as_of_date_keeps_examples_reproducible(tmp_path: Path) -> None:
 # evaluate: FHIR Bundles of one patient
 
 
+def test_a_bundle_is_read_as_of_its_timestamp(tmp_path: Path) -> None:
+    """A B12 result 400 days before the Bundle was assembled is stale then: no card."""
+    lab = observation("2132-9", 150, "pg/mL")
+    lab["effectiveDateTime"] = "2025-10-01T08:00:00Z"
+    document = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": "2026-11-05T10:00:00Z",
+        "entry": [{"resource": r} for r in (patient(), lab)],
+    }
+    stale = invoke("evaluate", str(write(tmp_path / "b.json", document)))
+    assert "as of 2026-11-05 (the Bundle's timestamp)" in stale.stdout
+    assert "No cards" in stale.stdout
+    document["timestamp"] = "2026-01-05T10:00:00Z"
+    fresh = invoke("evaluate", str(write(tmp_path / "b.json", document)), "--json")
+    assert len(json.loads(fresh.stdout)["cards"]) == 1
+
+
 def test_evaluate_builds_a_patient_view_request_from_a_bundle(tmp_path: Path) -> None:
     resources = [patient(), observation("2132-9", 150, "pg/mL")]
     bundle = write(
