@@ -90,3 +90,19 @@ def test_probes_and_scrape_call_routes_that_exist(service_url: str) -> None:
         httpx.get(f"{service_url}{annotations['prometheus.io/path']}", timeout=10).status_code
         == 200
     )
+
+
+def test_operations_guide_lists_every_setting_and_metric() -> None:
+    from cds_service import metrics
+
+    guide = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    for setting in SETTINGS:
+        assert f"| `{setting}` |" in guide, setting
+    names = [
+        value._name
+        for value in vars(metrics).values()
+        if hasattr(value, "_name") and hasattr(value, "_documentation")
+    ]
+    assert len(names) >= 10
+    for name in names:
+        assert f"`{name}" in guide, name
