@@ -35,9 +35,13 @@ class Expect:
     cards: tuple[tuple[str, str], ...] = ()  # (indicator, topic) present
     suggests: tuple[str, ...] = ()  # codes suggested
     never: tuple[str, ...] = ()  # codes never suggested
+    removes: tuple[str, ...] = ()  # draft orders a suggestion deletes
+    override_reasons: bool = False  # the first expected card offers override reasons
+    no_supplements: bool = False  # no suggestion creates a MedicationRequest
 
 
-# RxNorm: 11248 vitamin B12. LOINC: none yet.
+# RxNorm: 11248 vitamin B12, 94 oxitriptan (5-HTP), 10898 tryptophan.
+PRECURSORS = ("94", "10898")
 EXPECTED: dict[str, Expect] = {
     "patient-view-b12-deficient.json": Expect(
         cards=(("info", "methylation"),), suggests=("11248",)
@@ -45,17 +49,46 @@ EXPECTED: dict[str, Expect] = {
     "bundle-metformin-low-b12-vitamin-d.json": Expect(
         cards=(("info", "methylation"),), suggests=("11248",)
     ),
+    # Safety cards (clinical-reference section 5: S = drug-supplement, C = condition rules).
+    "patient-view-suicide-risk-phq9-item9.json": Expect(
+        cards=(("critical", "C20"),), no_supplements=True
+    ),
+    "patient-view-adolescent-no-supplements.json": Expect(no_supplements=True),
+    "patient-view-on-sertraline-precursors-withheld.json": Expect(never=PRECURSORS),
+    "patient-view-pregnant-precursors-blocked.json": Expect(never=PRECURSORS),
+    "order-sign-5htp-on-phenelzine.json": Expect(
+        cards=(("critical", "S1"),), removes=("MedicationRequest/draft-5htp",), never=PRECURSORS
+    ),
+    "order-select-sertraline-on-otc-5htp.json": Expect(
+        cards=(("warning", "S3"),),
+        removes=("MedicationRequest/draft-sertraline",),
+        override_reasons=True,
+    ),
+    "order-sign-dstu2-pyridoxine-on-levodopa.json": Expect(
+        cards=(("warning", "S5"),), removes=("MedicationOrder/order-123",), override_reasons=True
+    ),
+    "order-sign-iron-on-levothyroxine.json": Expect(cards=(("info", "S8"),)),
+    "order-sign-omega3-on-warfarin.json": Expect(
+        cards=(("warning", "S13"),), override_reasons=True
+    ),
 }
+
+
+def actions(response: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        action
+        for card in response["cards"]
+        for suggestion in card.get("suggestions") or []
+        for action in suggestion.get("actions") or []
+    ]
 
 
 def suggested_codes(response: dict[str, Any]) -> set[str]:
     codes: set[str] = set()
-    for card in response["cards"]:
-        for suggestion in card.get("suggestions") or []:
-            for action in suggestion.get("actions") or []:
-                resource = action.get("resource") or {}
-                concept = resource.get("medicationCodeableConcept") or resource.get("code") or {}
-                codes |= {c.get("code") for c in concept.get("coding") or []}
+    for action in actions(response):
+        resource = action.get("resource") or {}
+        concept = resource.get("medicationCodeableConcept") or resource.get("code") or {}
+        codes |= {c.get("code") for c in concept.get("coding") or []}
     return codes
 
 
@@ -86,6 +119,20 @@ def test_example_evaluates_to_a_valid_response_with_its_expected_cards(path: Pat
         assert code in codes, (code, codes)
     for code in expected.never:
         assert code not in codes, (code, codes)
+    removed = {a.get("resourceId") for a in actions(response) if a["type"] == "delete"}
+    for draft in expected.removes:
+        assert draft in removed, (draft, removed)
+    if expected.override_reasons:
+        _, topic = expected.cards[0]
+        card = next(c for c in response["cards"] if c["source"]["topic"]["code"] == topic)
+        assert card["overrideReasons"] and all(r.get("display") for r in card["overrideReasons"])
+    if expected.no_supplements:
+        created = [
+            a
+            for a in actions(response)
+            if (a.get("resource") or {}).get("resourceType") == "MedicationRequest"
+        ]
+        assert created == [], created
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])

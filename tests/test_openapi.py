@@ -64,8 +64,20 @@ def test_examples_with_prefetch_get_valid_answers(
         response = client.post(f"/cds-services/{ids[body['hook']]}", json=body)
         assert response.status_code == 200, (name, response.text)
         assert check_response(response.json()) == [], name
+        cards = response.json()["cards"]
+        topics = [c["source"]["topic"]["code"] for c in cards]
         if body["hook"] == "patient-view":
-            topics = [c["source"]["topic"]["code"] for c in response.json()["cards"]]
             assert "methylation" in topics  # the B12 of 172 pg/mL
+        else:
+            # 5-HTP drafted while on sertraline: the serotonergic-drug rule, with the removal.
+            assert "S3" in topics, topics
+            deletes = [
+                a["resourceId"]
+                for c in cards
+                for s in c.get("suggestions") or []
+                for a in s["actions"]
+                if a["type"] == "delete"
+            ]
+            assert deletes == ["MedicationRequest/draft-1"]
         answered += 1
     assert answered == 3
