@@ -1,13 +1,15 @@
 """``cds-service check-knowledge``: the checks the service runs at start-up, and more, on demand.
 
-It runs ``knowledge.check.check_knowledge`` when the knowledge package provides it. Otherwise
-(and always, as a floor) it loads ``mappings/`` and ``hooks/`` exactly as the service does and
-builds every suggestion the knowledge base can produce (one draft MedicationRequest per
-intervention, one ServiceRequest per lab order) and validates each as FHIR R4.
+It loads ``mappings/`` and ``hooks/`` exactly as the service does and builds every suggestion
+the knowledge base can produce (one draft MedicationRequest per intervention, one
+ServiceRequest per lab order), validating each as FHIR R4. When the knowledge package provides
+``knowledge.check.check_knowledge`` (a review that covers these checks and more), its list of
+problems is the one reported.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -62,6 +64,15 @@ def basic_checks(mappings: Path, hooks: Path) -> tuple[list[str], str | None]:
     return problems, summary
 
 
+def _full_check() -> Callable[[Path, Path], list[str]] | None:
+    try:
+        from cds_service.knowledge import check  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    found: Callable[[Path, Path], list[str]] | None = getattr(check, "check_knowledge", None)
+    return found
+
+
 def check_knowledge(
     mappings: Annotated[
         Path | None,
@@ -82,15 +93,10 @@ def check_knowledge(
     mappings_dir = mappings or settings.mappings_dir
     hooks_dir = hooks or settings.hooks_dir
     problems, summary = basic_checks(mappings_dir, hooks_dir)
-    if summary is not None:
-        try:
-            from cds_service.knowledge.check import (  # type: ignore[import-not-found,unused-ignore]
-                check_knowledge as full_check,
-            )
-        except ImportError:
-            full_check = None
-        if full_check is not None:
-            problems += [p for p in full_check(mappings_dir, hooks_dir) if p not in problems]
+    full_check = _full_check()
+    if full_check is not None and summary is not None:
+        # The knowledge package's own review covers the basic checks and more; one list.
+        problems = full_check(mappings_dir, hooks_dir)
     for problem in problems:
         typer.echo(f"problem: {problem}", err=True)
     if problems:
