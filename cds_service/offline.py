@@ -89,14 +89,20 @@ def run(prepared: Prepared, kb: KnowledgeBase, now: datetime | None = None) -> O
     import asyncio
 
     when = now or prepared.as_of or datetime.now(UTC)
+    request, service = prepared.request, prepared.service
+    given = request.prefetch or {}
+    absent = [k for k, spec in service.prefetch.items() if spec.required and k not in given]
     try:
-        prepared.request.check_context()
-        prefetched = asyncio.run(
-            resolve(prepared.request, prepared.service, None, total_timeout=1.0)
-        )
+        request.check_context()
+        if absent:
+            raise InputError(
+                "evaluate works offline and needs the data in prefetch (it never calls "
+                f"fhirServer); missing: {', '.join(absent)}"
+            )
+        prefetched = asyncio.run(resolve(request, service, None, total_timeout=1.0))
     except CDSError as exc:
         raise InputError(exc.message) from exc
-    evaluation = evaluate(prepared.request, prefetched, kb, when)
+    evaluation = evaluate(request, prefetched, kb, when)
     return Outcome(prepared, evaluation, when, check_response(evaluation.response))
 
 

@@ -180,7 +180,7 @@ INVALID = {
     ),
     "no-prefetch.json": (
         json.dumps(hook_request(fhirServer="https://fhir.example.org")),
-        "required data could not be obtained",
+        "needs the data in prefetch (it never calls fhirServer); missing: patient, observations",
     ),
     "two-patients.json": (
         json.dumps(
@@ -280,3 +280,17 @@ def test_help_everywhere_with_examples(command: list[str]) -> None:
     assert result.exit_code == 0
     assert "Usage: " in result.stdout
     assert ("Examples" in result.stdout) or ("Start with: cds-service evaluate" in result.stdout)
+
+
+def test_public_request_examples_never_crash_evaluate() -> None:
+    """Real requests from the spec, CRD, PDDI and sandbox: a valid answer or one line why."""
+    files = sorted((SHARED_TESTDATA / "cds-requests").rglob("*.json"))
+    assert len(files) > 10
+    result = invoke("evaluate", *map(str, files), "--json")
+    assert "Traceback" not in result.output
+    refused = result.stderr.strip().splitlines()
+    assert all(line.startswith("error: ") for line in refused)
+    responses = json.loads(result.stdout) if result.stdout.strip() else {}
+    for name, response in responses.items():
+        assert check_response(response) == [], name
+    assert len(responses) + len(refused) == len(files)
