@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from typer.testing import CliRunner, Result
 
 from cds_service.cli import app
@@ -238,40 +236,10 @@ def test_bad_date_is_a_usage_error() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# check-knowledge and help
+# help
 
 
-def test_check_knowledge_passes_on_the_shipped_knowledge_base() -> None:
-    result = invoke("check-knowledge")
-    assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("ok: knowledge base ")
-    assert "3 services" in result.stdout
-
-
-def test_check_knowledge_names_the_file_and_field_of_a_defect(tmp_path: Path) -> None:
-    mappings = tmp_path / "mappings"
-    shutil.copytree(ROOT / "mappings", mappings)
-    interventions = yaml.safe_load((mappings / "interventions.yaml").read_text(encoding="utf-8"))
-    interventions["interventions"][0]["citations"] = ["no-such-citation"]
-    (mappings / "interventions.yaml").write_text(yaml.safe_dump(interventions), encoding="utf-8")
-    result = invoke("check-knowledge", "--mappings", str(mappings))
-    assert result.exit_code == 1
-    assert "no-such-citation" in result.stderr
-    assert result.stderr.startswith("problem: ")
-
-
-def test_check_knowledge_refuses_bad_service_definitions(tmp_path: Path) -> None:
-    hooks = tmp_path / "hooks"
-    shutil.copytree(ROOT / "hooks", hooks)
-    path = hooks / "neurotransmitter-patient-view.yaml"
-    text = path.read_text(encoding="utf-8").replace(
-        "{{context.patientId}}", "{{context.medication.id}}", 1
-    )
-    path.write_text(text, encoding="utf-8")
-    result = invoke("check-knowledge", "--hooks", str(hooks))
-    assert result.exit_code == 1
-    assert result.stderr.startswith("problem: ")
-    assert "context.medication.id" in result.stderr
+# check-knowledge itself is tested in tests/test_check_knowledge.py.
 
 
 @pytest.mark.parametrize("command", [[], ["serve"], ["evaluate"], ["check-knowledge"]])

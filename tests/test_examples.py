@@ -40,22 +40,47 @@ class Expect:
     no_supplements: bool = False  # no suggestion creates a MedicationRequest
 
 
-# RxNorm: 11248 vitamin B12, 94 oxitriptan (5-HTP), 10898 tryptophan.
+# RxNorm ingredients: 11248 vitamin B12, 94 oxitriptan (5-HTP), 10898 tryptophan, 9002
+# pyridoxine, 2418 cholecalciferol, 24947 ferrous sulfate, 4301 omega-3, 6582 magnesium oxide.
+# LOINC (lab orders): 2160-0 creatinine with eGFR.
 PRECURSORS = ("94", "10898")
 EXPECTED: dict[str, Expect] = {
+    # One card per pathway, with the options its data support.
     "patient-view-b12-deficient.json": Expect(
         cards=(("info", "methylation"),), suggests=("11248",)
     ),
     "bundle-metformin-low-b12-vitamin-d.json": Expect(
-        cards=(("info", "methylation"),), suggests=("11248",)
+        cards=(("info", "methylation"), ("info", "serotonergic")), suggests=("11248", "2418")
+    ),
+    "patient-view-serotonergic-low-b6-vitamin-d.json": Expect(
+        cards=(("info", "serotonergic"), ("info", "inflammation")),
+        suggests=("9002", "2418", *PRECURSORS, "4301"),
+    ),
+    "patient-view-catecholaminergic-iron-deficiency.json": Expect(
+        cards=(("info", "catecholaminergic"),), suggests=("24947",)
+    ),
+    "patient-view-cholinergic-low-moca.json": Expect(
+        cards=(("info", "cholinergic"),), suggests=("citicoline",)
+    ),
+    "patient-view-inflammation-low-grade-crp.json": Expect(
+        cards=(("info", "inflammation"),), suggests=("4301",)
+    ),
+    # Missing safety data: the test to order, not the supplement.
+    "patient-view-magnesium-low-needs-egfr.json": Expect(
+        cards=(("info", "gaba-glutamate"),), suggests=("2160-0",), never=("6582",)
     ),
     # Safety cards (clinical-reference section 5: S = drug-supplement, C = condition rules).
     "patient-view-suicide-risk-phq9-item9.json": Expect(
         cards=(("critical", "C20"),), no_supplements=True
     ),
     "patient-view-adolescent-no-supplements.json": Expect(no_supplements=True),
-    "patient-view-on-sertraline-precursors-withheld.json": Expect(never=PRECURSORS),
-    "patient-view-pregnant-precursors-blocked.json": Expect(never=PRECURSORS),
+    "patient-view-on-sertraline-precursors-withheld.json": Expect(
+        cards=(("warning", "methylation"), ("info", "serotonergic")),  # SAMe with an SSRI: S4
+        suggests=("9002",),
+        never=PRECURSORS,
+        override_reasons=True,
+    ),
+    "patient-view-pregnant-precursors-blocked.json": Expect(never=(*PRECURSORS, "same")),
     "order-sign-5htp-on-phenelzine.json": Expect(
         cards=(("critical", "S1"),), removes=("MedicationRequest/draft-5htp",), never=PRECURSORS
     ),
@@ -67,7 +92,10 @@ EXPECTED: dict[str, Expect] = {
     "order-sign-dstu2-pyridoxine-on-levodopa.json": Expect(
         cards=(("warning", "S5"),), removes=("MedicationOrder/order-123",), override_reasons=True
     ),
-    "order-sign-iron-on-levothyroxine.json": Expect(cards=(("info", "S8"),)),
+    # Spacing advice, and the knowledge side: the ferritin supports the iron.
+    "order-sign-iron-on-levothyroxine.json": Expect(
+        cards=(("info", "S8"), ("info", "catecholaminergic"))
+    ),
     "order-sign-omega3-on-warfarin.json": Expect(
         cards=(("warning", "S13"),), override_reasons=True
     ),
