@@ -62,8 +62,10 @@ def render_outcome(console: Console, name: str, outcome: Outcome) -> None:
 def card_panel(card: Mapping[str, Any]) -> Panel:
     indicator = str(card.get("indicator", "info"))
     style = STYLES.get(indicator, "bold")
-    parts: list[RenderableType] = []
+    # The summary is what the clinician reads first: its own line, wrapped, never truncated.
+    parts: list[RenderableType] = [Text(str(card.get("summary", "")), style=style)]
     if card.get("detail"):
+        parts.append(Text(""))
         parts.append(Markdown(str(card["detail"])))
     suggestions = card.get("suggestions") or []
     if suggestions:
@@ -86,9 +88,7 @@ def card_panel(card: Mapping[str, Any]) -> Panel:
     if source.get("url"):
         where += f" · {source['url']}"
     parts.append(Text(f"\nSource: {where}", style="dim"))
-    title = Text.assemble(
-        (f" {indicator.upper()} ", f"reverse {style}"), " ", (card.get("summary", ""), style)
-    )
+    title = Text(f" {indicator.upper()} ", style=f"reverse {style}")
     return Panel(Group(*parts), title=title, title_align="left", border_style=style.split()[-1])
 
 
