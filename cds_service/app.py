@@ -25,7 +25,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cds_service import __version__
+from cds_service import __version__, metrics
 from cds_service.audit import AuditStore, InvocationAudit
 from cds_service.errors import (
     AuthenticationFailed,
@@ -35,7 +35,8 @@ from cds_service.errors import (
     UnknownService,
     UnsupportedMediaType,
 )
-from cds_service.fhir_client import FhirClient
+from cds_service.health import router as operations_router
+from cds_service.instrument import InstrumentMiddleware, MeasuredFhirClient, call_note
 from cds_service.knowledge import KnowledgeBase, load_knowledge
 from cds_service.openapi import feedback_request_schema, hook_request_schema
 from cds_service.pipeline import evaluate
@@ -48,7 +49,6 @@ from cds_service.store import SQLAuditStore
 from cds_service.validate import check_response
 
 logger = logging.getLogger("cds_service")
-access_logger = logging.getLogger("cds_service.access")
 
 JSON = "application/json"
 
@@ -138,7 +138,7 @@ def create_app(
             app.state.http_client = client
             if trusted is not None:
                 app.state.authenticator = Authenticator(trusted, client)
-            app.state.fhir = FhirClient(client, max_pages=settings.fhir_max_pages)
+            app.state.fhir = MeasuredFhirClient(client, max_pages=settings.fhir_max_pages)
             # Connects and applies migrations; unsafe storage settings stop the start here.
             app.state.store = await SQLAuditStore.open(settings)
             try:
@@ -172,7 +172,13 @@ def create_app(
         allow_headers=["Authorization", "Content-Type"],
         max_age=600,
     )
+    # Outermost user middleware: it sees every response, CORS preflights included.
+    app.add_middleware(
+        InstrumentMiddleware, services={s.id: s.hook for s in registry.services.values()}
+    )
+    metrics.knowledge_loaded(kb.version)
     _install_error_handlers(app)
+    app.include_router(operations_router)
 
     def service_for(service_id: str) -> ServiceDefinition:
         service = registry.services.get(service_id)
@@ -194,6 +200,7 @@ def create_app(
     async def call_service(service_id: str, request: Request) -> Response:
         started = time.perf_counter()
         started_at = now()
+        note = call_note(request)  # read by InstrumentMiddleware for the access log and metrics
         await authenticate(request)
         service = service_for(service_id)
         body = await read_json(request, settings.max_body_bytes)
@@ -203,6 +210,7 @@ def create_app(
             hook_request = HookRequest.model_validate(body)
         except ValidationError as exc:
             raise BadRequest(_first_error(exc)) from exc
+        note.hook_instance = hook_request.hookInstance
         if hook_request.hook != service.hook:
             raise BadRequest(
                 f"service {service.id} answers {service.hook}, not {hook_request.hook}"
@@ -214,23 +222,15 @@ def create_app(
             request.app.state.fhir,
             total_timeout=settings.fhir_read_timeout + settings.fhir_connect_timeout,
         )
+        note.prefetch = prefetched.status
         result = evaluate(hook_request, prefetched, kb, started_at)
+        note.cards = result.cards
         if settings.validate_responses:
             problems = check_response(result.response)
             if problems:
                 logger.error("invalid response from %s: %s", service.id, problems[:5])
                 raise CDSError("the service produced an invalid response")
         latency_ms = (time.perf_counter() - started) * 1000
-        access_logger.info(
-            "hook call",
-            extra={
-                "hook_instance": hook_request.hookInstance,
-                "service": service.id,
-                "status": 200,
-                "latency_ms": round(latency_ms, 2),
-                "cards": len(result.cards),
-            },
-        )
         store: AuditStore | None = request.app.state.store
         if store is not None:
             record = InvocationAudit(
@@ -281,6 +281,7 @@ def _in_background(app: FastAPI, coroutine: Any) -> None:
         try:
             await coroutine
         except Exception:
+            metrics.audit_write_failure()
             logger.exception("audit write failed")
 
     task = asyncio.get_running_loop().create_task(guarded())
@@ -292,6 +293,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AuthenticationFailed)
     async def _unauthorised(request: Request, exc: AuthenticationFailed) -> Response:
         # The authenticator has logged the reason (with iss and aud, never the token).
+        metrics.auth_failure(exc.reason)
         return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(CDSError)

@@ -1,51 +1,64 @@
-"""The ``cds-service`` command line: serve (more commands join as they land)."""
+"""The ``cds-service`` command line: serve, evaluate, check-knowledge, db, report, prune."""
 
 from __future__ import annotations
 
 import typer
 
+from cds_service import evaluate_cli
 from cds_service.knowledge.cli import register as register_knowledge_commands
 from cds_service.settings import Settings
 from cds_service.store.commands import register as register_storage_commands
 
 app = typer.Typer(
-    help="Neurotransmitter CDS Hooks service.",
     no_args_is_help=True,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
 @app.callback()
 def _root() -> None:
-    """Neurotransmitter CDS Hooks service: serve it, evaluate requests, check the knowledge."""
+    """Neurotransmitter CDS Hooks service: serve it, evaluate requests, check the knowledge.
+
+    Settings come from CDS_* environment variables (see docs/operations.md). Start with: cds-service evaluate examples/*.json
+    """
 
 
-@app.command()
+SERVE_EPILOG = """\
+Examples:
+
+  CDS_AUTH=off cds-service serve --reload     # local development, no tokens
+
+  cds-service serve --host 0.0.0.0 --port 8080 --workers 4
+"""
+
+
+@app.command(epilog=SERVE_EPILOG)
 def serve(
     host: str | None = typer.Option(None, help="Interface to bind (default CDS_HOST, 127.0.0.1)."),
     port: int | None = typer.Option(None, help="Port (default CDS_PORT, 8080)."),
-    workers: int | None = typer.Option(None, help="Worker processes (default CDS_WORKERS, 1)."),
-    reload: bool = typer.Option(False, help="Reload on code changes (development only)."),
+    workers: int | None = typer.Option(
+        None, min=1, help="Worker processes (default CDS_WORKERS, 1)."
+    ),
+    reload: bool = typer.Option(False, help="Reload on code changes (development only; 1 worker)."),
 ) -> None:
-    """Run the service under uvicorn.
+    """Run the service under uvicorn, with one JSON log line per request on stdout.
 
-    Example: cds-service serve --host 127.0.0.1 --port 8080
+    With several workers, metrics are summed across them through PROMETHEUS_MULTIPROC_DIR (a temporary directory unless you set one).
     """
-    import uvicorn
+    from cds_service.serving import serve as run
 
     settings = Settings()
-    uvicorn.run(
-        "cds_service.asgi:app",
-        factory=False,
+    run(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers or settings.workers,
         reload=reload,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
+        log_level=settings.log_level,
     )
 
 
+app.command(epilog=evaluate_cli.EPILOG)(evaluate_cli.evaluate)
 # `db upgrade`, `report`, `prune` (implemented in cds_service/store/commands.py).
 register_storage_commands(app)
 # `check-knowledge` (implemented in cds_service/knowledge/cli.py).

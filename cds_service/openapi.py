@@ -1,10 +1,19 @@
-"""OpenAPI descriptions of the raw-JSON endpoints (the bodies are parsed by hand for speed)."""
+"""OpenAPI descriptions of the raw-JSON endpoints (bodies are parsed by hand for speed).
+
+``/docs`` shows a worked example for each hook: a realistic patient with coded data (LOINC labs,
+RxNorm medications) that the service answers with cards, so "Try it out" is a first call that
+means something. Responses and error bodies are described too, as CDS Hooks 2.0 defines them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from cds_service.services import ServiceRegistry
+
+LOINC = "http://loinc.org"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+PATIENT = "example-adult"
 
 _CODING = {
     "type": "object",
@@ -17,44 +26,259 @@ _CODING = {
 }
 
 
-def _example(hook: str) -> dict[str, Any]:
-    context: dict[str, Any] = {"userId": "Practitioner/example", "patientId": "example-patient"}
-    if hook in ("order-select", "order-sign"):
-        context["draftOrders"] = {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "entry": [
-                {
-                    "resource": {
-                        "resourceType": "MedicationRequest",
-                        "id": "draft-1",
-                        "status": "draft",
-                        "intent": "order",
-                        "subject": {"reference": "Patient/example-patient"},
-                        "medicationCodeableConcept": {"text": "example medication"},
-                    }
-                }
-            ],
+# ---------------------------------------------------------------------------------------------
+# Example data (fixed dates: the example reads the same in every release)
+
+
+def _observation(oid: str, code: str, display: str, value: float, unit: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
+        "subject": {"reference": f"Patient/{PATIENT}"},
+        "effectiveDateTime": "2026-11-02T08:30:00Z",
+        "valueQuantity": {
+            "value": value,
+            "unit": unit,
+            "system": "http://unitsofmeasure.org",
+            "code": unit,
+        },
+    }
+
+
+def _medication(
+    rid: str, code: str, display: str, status: str, intent: str = "order"
+) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": rid,
+        "status": status,
+        "intent": intent,
+        "subject": {"reference": f"Patient/{PATIENT}"},
+        "authoredOn": "2026-10-01",
+        "medicationCodeableConcept": {
+            "coding": [{"system": RXNORM, "code": code, "display": display}],
+            "text": display,
+        },
+    }
+
+
+def _bundle(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": r} for r in resources],
+    }
+
+
+def _prefetch(*, medications: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+    return {
+        "patient": {
+            "resourceType": "Patient",
+            "id": PATIENT,
+            "gender": "male",
+            "birthDate": "1972-04-18",
+        },
+        "observations": _bundle(
+            _observation(
+                "b12",
+                "2132-9",
+                "Cobalamin (Vitamin B12) [Mass/volume] in Serum or Plasma",
+                172,
+                "pg/mL",
+            ),
+            _observation(
+                "egfr",
+                "98979-8",
+                "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, "
+                "Plasma or Blood by Creatinine-based formula (CKD-EPI 2021)",
+                84,
+                "mL/min/{1.73_m2}",
+            ),
+        ),
+        "medicationRequests": _bundle(*medications),
+        "medicationStatements": _bundle(),
+        "conditions": _bundle(),
+        "questionnaireResponses": _bundle(),
+    }
+
+
+def _draft_orders(*orders: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": o} for o in orders],
+    }
+
+
+def examples(hook: str) -> dict[str, dict[str, Any]]:
+    """OpenAPI ``examples`` for one hook: name -> {summary, description, value}."""
+    base = {"userId": "Practitioner/example", "patientId": PATIENT}
+    if hook == "patient-view":
+        return {
+            "patient-view": {
+                "summary": "patient-view: low vitamin B12, data in prefetch",
+                "description": "An adult whose latest serum B12 is 172 pg/mL; the answer is a "
+                "methylation card with the inputs, rule, evidence and a draft B12 order.",
+                "value": {
+                    "hook": "patient-view",
+                    "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+                    "context": base,
+                    "prefetch": _prefetch(),
+                },
+            },
+            "patient-view-fhir-server": {
+                "summary": "patient-view: no prefetch, the service reads the EHR's FHIR server",
+                "description": "Missing prefetch keys are fetched from fhirServer with the bearer "
+                "token (never logged). Replace fhirServer, the token and patientId with a FHIR R4 "
+                "server and patient you can reach; a key that cannot be read gives 412.",
+                "value": {
+                    "hook": "patient-view",
+                    "hookInstance": "0b6f3f62-6f1c-4d5e-9f43-5a1b2c3d4e5f",
+                    "fhirServer": "https://fhir.example.org/r4",
+                    "fhirAuthorization": {
+                        "access_token": "an-opaque-access-token",
+                        "token_type": "Bearer",
+                        "expires_in": 300,
+                        "scope": "patient/*.read",
+                        "subject": "cds-service",
+                    },
+                    "context": base,
+                },
+            },
         }
+    sertraline = _medication("current-1", "36437", "sertraline", "active")
+    draft = _medication(
+        "draft-1", "94", "oxitriptan (5-HTP) 100 MG Oral Capsule", "draft", "proposal"
+    )
+    context = {**base, "draftOrders": _draft_orders(draft)}
     if hook == "order-select":
         context["selections"] = ["MedicationRequest/draft-1"]
     return {
-        "hook": hook,
-        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-        "context": context,
-        "prefetch": {
-            "patient": {
-                "resourceType": "Patient",
-                "id": "example-patient",
-                "gender": "female",
-                "birthDate": "1980-05-01",
+        hook: {
+            "summary": f"{hook}: 5-HTP being ordered for a patient taking sertraline",
+            "description": "The draft order combines a serotonin precursor with an SSRI; the "
+            "safety gate answers with a card whose suggestion removes the draft order.",
+            "value": {
+                "hook": hook,
+                "hookInstance": f"7e0c5a8e-{'1111' if hook == 'order-select' else '2222'}-4b1e-9d3c-2f6a7b8c9d0e",
+                "context": context,
+                "prefetch": _prefetch(medications=(sertraline,)),
+            },
+        }
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Schemas
+
+
+_OUTCOME = {
+    "description": "A FHIR OperationOutcome naming the problem (never a stack trace)",
+    "content": {
+        "application/json": {
+            "example": {
+                "resourceType": "OperationOutcome",
+                "issue": [
+                    {
+                        "severity": "error",
+                        "code": "invalid",
+                        "diagnostics": "context.patientId is required for hook patient-view",
+                    }
+                ],
             }
+        }
+    },
+}
+
+_CARD = {
+    "type": "object",
+    "required": ["uuid", "summary", "indicator", "source"],
+    "properties": {
+        "uuid": {"type": "string", "format": "uuid"},
+        "summary": {"type": "string", "maxLength": 139},
+        "detail": {"type": "string", "description": "GitHub-flavoured markdown"},
+        "indicator": {"type": "string", "enum": ["info", "warning", "critical"]},
+        "source": {
+            "type": "object",
+            "required": ["label"],
+            "properties": {
+                "label": {"type": "string"},
+                "url": {"type": "string"},
+                "topic": _CODING,
+            },
         },
+        "suggestions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["label", "uuid"],
+                "properties": {
+                    "label": {"type": "string"},
+                    "uuid": {"type": "string"},
+                    "isRecommended": {"type": "boolean"},
+                    "actions": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["type", "description"],
+                            "properties": {
+                                "type": {"type": "string", "enum": ["create", "update", "delete"]},
+                                "description": {"type": "string"},
+                                "resource": {"type": "object"},
+                                "resourceId": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "selectionBehavior": {"type": "string", "enum": ["at-most-one", "any"]},
+        "overrideReasons": {"type": "array", "items": _CODING},
+        "links": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def _responses() -> dict[str, Any]:
+    return {
+        "200": {
+            "description": "Cards (possibly none) and the knowledge-base version",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["cards"],
+                        "properties": {
+                            "cards": {"type": "array", "items": _CARD},
+                            "systemActions": {"type": "array", "items": {"type": "object"}},
+                            "extension": {"type": "object"},
+                        },
+                    }
+                }
+            },
+        },
+        "400": {
+            **_OUTCOME,
+            "description": "Malformed JSON, a missing required field, or the wrong hook for this service",
+        },
+        "401": {
+            "description": "No valid JWT from a trusted EHR (bare, with WWW-Authenticate: Bearer)"
+        },
+        "404": {**_OUTCOME, "description": "No CDS service with this id"},
+        "412": {
+            **_OUTCOME,
+            "description": "Required data was neither in prefetch nor obtainable from fhirServer",
+        },
+        "413": {**_OUTCOME, "description": "Body larger than CDS_MAX_BODY_BYTES"},
+        "415": {**_OUTCOME, "description": "The body is not JSON"},
     }
 
 
 def hook_request_schema(registry: ServiceRegistry) -> dict[str, Any]:
     hooks = sorted({s.hook for s in registry.services.values()})
+    services = ", ".join(f"`{s.id}` ({s.hook})" for s in registry.services.values())
     schema = {
         "type": "object",
         "required": ["hook", "hookInstance", "context"],
@@ -77,12 +301,17 @@ def hook_request_schema(registry: ServiceRegistry) -> dict[str, Any]:
             "prefetch": {"type": "object"},
         },
     }
-    examples = {hook: {"summary": f"A {hook} call", "value": _example(hook)} for hook in hooks}
+    worked = {name: ex for hook in hooks for name, ex in examples(hook).items()}
     return {
+        "description": "The EHR calls the service for its hook with the context and, ideally, "
+        f"the prefetch it asked for in discovery. Services: {services}. Pick the example that "
+        "matches the service id you enter. Every call needs `Authorization: Bearer <JWT>` "
+        "unless the service runs with CDS_AUTH=off.",
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": schema, "examples": examples}},
-        }
+            "content": {"application/json": {"schema": schema, "examples": worked}},
+        },
+        "responses": _responses(),
     }
 
 
@@ -137,5 +366,11 @@ def feedback_request_schema() -> dict[str, Any]:
                     "example": example,
                 }
             },
-        }
+        },
+        "responses": {
+            "200": {"description": "Stored (the rows are committed)"},
+            "400": {**_OUTCOME, "description": "Not a CDS Hooks feedback body"},
+            "401": {"description": "No valid JWT from a trusted EHR"},
+            "503": {**_OUTCOME, "description": "Could not be stored now; retry"},
+        },
     }

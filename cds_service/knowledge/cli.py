@@ -42,5 +42,16 @@ def check_knowledge_command(
             typer.echo(f"to verify: {item}")
 
 
+EPILOG = """\
+Examples:
+
+  cds-service check-knowledge
+
+  cds-service check-knowledge --verbose              # also what is still to verify
+
+  cds-service check-knowledge --mappings ./my-mappings --hooks ./hooks
+"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command("check-knowledge")(check_knowledge_command)
+    app.command("check-knowledge", epilog=EPILOG)(check_knowledge_command)
