@@ -9,7 +9,7 @@ Suggestions create draft FHIR R4 resources; blocked candidates never become sugg
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cds_service.audit import CardAudit, SuggestionAudit
@@ -124,10 +124,33 @@ def pathway_cards(
     cards = []
     for assessment in assessments:
         mine = [d for d in decisions if d.candidate.pathway == assessment.pathway.id]
+        assessment = _without_moot_findings(assessment, mine)
         if not assessment.actionable and not any(d.shown for d in mine):
             continue
         cards.append(_pathway_card(assessment, mine, snapshot, kb))
     return cards
+
+
+def _without_moot_findings(
+    assessment: PathwayAssessment, decisions: Sequence[Decision]
+) -> PathwayAssessment:
+    """Drop findings that only ask for a test the gate found unneeded (e.g. a pregnancy test
+    before precursors that are withheld anyway): they would be noise on the card."""
+    dropped = {
+        d.candidate.target
+        for d in decisions
+        if d.candidate.kind == "lab_order" and d.verdict == "block"
+    }
+    if not dropped:
+        return assessment
+    findings = tuple(
+        f
+        for f in assessment.findings
+        if not (
+            f.rule.suggest and all(getattr(s, "lab_order", None) in dropped for s in f.rule.suggest)
+        )
+    )
+    return replace(assessment, findings=findings)
 
 
 def offered(decisions: Sequence[Decision]) -> list[tuple[Decision, Candidate]]:
@@ -424,7 +447,8 @@ def _options(decisions: Sequence[Decision], kb: KnowledgeBase) -> list[str]:
 
 
 def _withheld(decisions: Sequence[Decision], kb: KnowledgeBase) -> list[str]:
-    blocked = [d for d in decisions if not d.shown]
+    # Only supplements are "withheld for safety"; a test dropped as unneeded is not news.
+    blocked = [d for d in decisions if not d.shown and d.candidate.kind == "medication"]
     if not blocked:
         return []
     lines = ["**Withheld for safety**", ""]

@@ -125,9 +125,18 @@ def _order_card(
         )
         suggestions.append(suggestion)
         audits.append(SuggestionAudit(suggestion.uuid, f"delete:{order.source}"))
+    # A test is a "safer step" only when it can lift every block on this order (C24), and never
+    # for a supplement the service does not offer at all (phenylalanine): then it changes nothing.
+    lifts = (
+        bool(blocks)
+        and all(f.hit.rule.replacement is not None for f in blocks)
+        and all(kb.interventions[i].offer for i in order.interventions)
+    )
     replacements = list(
         dict.fromkeys(
-            f.hit.rule.replacement.lab_order for f in blocks if f.hit.rule.replacement is not None
+            f.hit.rule.replacement.lab_order
+            for f in blocks
+            if lifts and f.hit.rule.replacement is not None
         )
     )
     offered_tests = []

@@ -70,9 +70,16 @@ def drafted_interventions(draft: MedicationFact, kb: KnowledgeBase) -> list[str]
 
 
 def order_guidance_cards(
-    assessments: Sequence[PathwayAssessment], snapshot: PatientSnapshot, kb: KnowledgeBase
+    assessments: Sequence[PathwayAssessment],
+    snapshot: PatientSnapshot,
+    kb: KnowledgeBase,
+    blocked: frozenset[str] = frozenset(),
 ) -> list[RenderedCard]:
-    """One info card per pathway touched by the selected drafts."""
+    """One info card per pathway touched by the selected drafts.
+
+    Drafts in ``blocked`` (refs the safety stage blocks) get no "the data support it" section: a
+    "remove this order" card must not sit beside one that reads as encouragement.
+    """
     fired = {f.rule.id: f for a in assessments for f in a.findings}
     by_pathway: dict[str, list[_Section]] = {}
     for draft in snapshot.drafts:
@@ -80,7 +87,11 @@ def order_guidance_cards(
             continue
         for intervention_id in drafted_interventions(draft, kb):
             intervention = kb.interventions[intervention_id]
-            section = _supplement_section(draft, intervention, fired, snapshot, kb)
+            section = _supplement_section(
+                draft, intervention, fired, snapshot, kb, blocked=draft.ref in blocked
+            )
+            if section is None:
+                continue
             by_pathway.setdefault(intervention.pathways[0], []).append(section)
         for guidance in kb.medication_guidance:
             if set(guidance.classes).intersection(draft.classes):
@@ -98,7 +109,9 @@ def _supplement_section(
     fired: dict[str, Finding],
     snapshot: PatientSnapshot,
     kb: KnowledgeBase,
-) -> _Section:
+    *,
+    blocked: bool = False,
+) -> _Section | None:
     rules = [
         r
         for r in kb.rules
@@ -111,6 +124,8 @@ def _supplement_section(
     if not intervention.offer:
         section.summary = f"{name} order: not offered by this service"
         section.lines.append(f"- {intervention.do_not_offer_reason}")
+    elif supporting and blocked:
+        return None  # the safety card says to remove it; "the data support it" would contradict
     elif supporting:
         finding = supporting[0]
         section.summary = f"{name} order: the data support it ({finding.rule.finding})"

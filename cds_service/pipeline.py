@@ -64,7 +64,7 @@ def evaluate(
         rendered += alert_cards(review.alerts, kb)
         rendered += order_cards(review, snapshot, kb)
         # Knowledge side of order time: do the data support the selected drafts?
-        rendered += order_guidance_cards(assessments, snapshot, kb)
+        rendered += order_guidance_cards(assessments, snapshot, kb, review.blocked)
     extension: dict[str, Any] = {"knowledgeVersion": kb.version}
     notes = _data_notes(prefetch)
     if notes:

@@ -56,6 +56,11 @@ class OrderReview:
     unchecked: tuple[MedicationFact, ...]  # drafts in focus naming a drug nobody recognised
     alerts: tuple[SafetyHit, ...] = ()  # e.g. suicide risk, when a supplement is ordered
 
+    @property
+    def blocked(self) -> frozenset[str]:
+        """Refs of the draft orders a block rule (hard or soft) says to reconsider."""
+        return frozenset(f.order.ref for f in self.findings if f.hit.rule.action == "block")
+
     def by_order(self) -> list[tuple[MedicationFact, list[OrderFinding]]]:
         """Findings grouped per draft order, most severe order first."""
         groups: dict[str, tuple[MedicationFact, list[OrderFinding]]] = {}

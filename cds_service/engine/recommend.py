@@ -22,6 +22,7 @@ def recommend(
 ) -> list[Candidate]:
     """Candidates in card order; rules proposing the same target on one pathway are merged."""
     merged: dict[tuple[str, str, str], list[str]] = {}
+    prerequisites: dict[tuple[str, str, str], dict[str, None]] = {}
     ordered_labs: dict[str, str] = {}  # lab order id -> the pathway that shows it
     for assessment in assessments:
         pathway = assessment.pathway
@@ -38,11 +39,20 @@ def recommend(
                     if shown_on != pathway.id:
                         continue
                     key = ("lab_order", suggestion.lab_order, pathway.id)
+                    prerequisites.setdefault(key, {}).update(
+                        dict.fromkeys(suggestion.prerequisite_for)
+                    )
                 else:  # pragma: no cover - the schema admits only the two kinds
                     continue
                 merged.setdefault(key, []).append(finding.rule.id)
     return [
-        Candidate(kind=kind, target=target, pathway=pathway, rule_ids=tuple(rule_ids))  # type: ignore[arg-type]
+        Candidate(
+            kind=kind,  # type: ignore[arg-type]
+            target=target,
+            pathway=pathway,
+            rule_ids=tuple(rule_ids),
+            prerequisite_for=tuple(prerequisites.get((kind, target, pathway), ())),
+        )
         for (kind, target, pathway), rule_ids in merged.items()
     ]
 

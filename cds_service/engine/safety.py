@@ -180,7 +180,15 @@ def gate(
     decisions = []
     for candidate in candidates:
         if candidate.kind == "lab_order":
-            decisions.append(Decision(candidate, "allow", ()))
+            if candidate.prerequisite_for and not any(
+                _could_follow(kb.interventions[i], snapshot, kb) for i in candidate.prerequisite_for
+            ):
+                reason = (
+                    "not needed: every option it would come before is withheld for another reason"
+                )
+                decisions.append(Decision(candidate, "block", (), reason=reason))
+            else:
+                decisions.append(Decision(candidate, "allow", ()))
             continue
         intervention = kb.interventions[candidate.target]
         if not intervention.offer:
@@ -205,13 +213,30 @@ def gate(
     return decisions
 
 
+def _could_follow(intervention: Intervention, snapshot: PatientSnapshot, kb: KnowledgeBase) -> bool:
+    """Could this intervention be offered once its missing tests are done? Only when it is
+    offered at all and every block on it is one a test lifts (C24)."""
+    if not intervention.offer:
+        return False
+    hits = check_intervention(intervention, snapshot, kb)
+    return all(h.rule.replacement is not None for h in hits if h.rule.action == "block")
+
+
 def offered(decisions: Iterable[Decision]) -> list[Decision]:
-    """What a card may suggest: the shown decisions, then replacement lab orders not yet there."""
+    """What a card may suggest: the shown decisions, then replacement lab orders not yet there.
+
+    A replacement test is offered only when every block on the supplement is one a test can
+    lift (C24: eGFR before magnesium, hCG before amino acids...). When another block stands
+    (under 18, an MAOI, a recorded pregnancy), the test would change nothing and is noise.
+    """
     decisions = list(decisions)
     shown = [d for d in decisions if d.shown]
     present = {(d.candidate.kind, d.candidate.target) for d in shown}
     for decision in decisions:
-        if decision.verdict != "block":
+        if decision.verdict != "block" or decision.reason is not None:
+            continue
+        blocks = [h for h in decision.hits if h.rule.action == "block"]
+        if not blocks or any(h.rule.replacement is None for h in blocks):
             continue
         # Decision.replacement is the first; every block for missing data names its own test.
         wanted = [decision.replacement] if decision.replacement else []
@@ -219,8 +244,8 @@ def offered(decisions: Iterable[Decision]) -> list[Decision]:
             Candidate(
                 "lab_order", h.rule.replacement.lab_order, decision.candidate.pathway, (h.rule.id,)
             )
-            for h in decision.hits
-            if h.rule.action == "block" and h.rule.replacement is not None
+            for h in blocks
+            if h.rule.replacement is not None
         ]
         for replacement in wanted:
             if ("lab_order", replacement.target) not in present:

@@ -62,6 +62,8 @@ class Candidate:
     target: str  # intervention id or lab order id
     pathway: str
     rule_ids: tuple[str, ...]
+    # For a lab order: the interventions it must come before (see LabOrderSuggestion).
+    prerequisite_for: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

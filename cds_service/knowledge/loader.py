@@ -425,6 +425,11 @@ def load_knowledge(root: Path) -> KnowledgeBase:
             order_id = getattr(suggestion, "lab_order", None)
             if order_id is not None and order_id not in lab_orders:
                 raise KnowledgeError(f"{where}: unknown lab order {order_id!r}")
+            for prerequisite in getattr(suggestion, "prerequisite_for", ()):
+                if prerequisite not in interventions:
+                    raise KnowledgeError(
+                        f"{where}: prerequisite_for names unknown intervention {prerequisite!r}"
+                    )
         if suggests_medication:
             _check_actionable(where, rule.when, measures)
     rules = resolved_rules

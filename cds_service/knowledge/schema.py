@@ -490,6 +490,10 @@ class LabOrderSuggestion(_Model):
     lab_order: str  # lab order id
     # Suggest even when a current result exists (e.g. repeat a CRP above 10 mg/L).
     repeat: bool = False
+    # The interventions this test must come before (e.g. hCG before amino-acid precursors).
+    # When safety withholds every one of them for another reason, the test changes nothing and
+    # is not suggested.
+    prerequisite_for: list[str] = []
 
 
 SuggestionRef = Annotated[
