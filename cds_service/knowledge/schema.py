@@ -682,6 +682,16 @@ class ConditionClass(_Model):
     # when the Condition is resolved or inactive; only refuted/entered-in-error are ignored.
     counts_when_resolved: bool = False
     citations: list[str] = []
+    # SNOMED CT codes of this class checked against a published source (real FHIR data with the
+    # concept's display, a terminology table); the rest are listed by check-knowledge --verbose.
+    verified: list[str] = []
+
+    @model_validator(mode="after")
+    def _verified_codes(self) -> ConditionClass:
+        for code in self.verified:
+            if code not in self.snomed:
+                raise ValueError(f"verified code {code} is not among the snomed codes")
+        return self
 
 
 # ---------------------------------------------------------------------------------------------
