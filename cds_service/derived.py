@@ -63,7 +63,7 @@ def _ckd_epi_2021(item: DerivedMeasure, creatinine: float, age: int, sex: str) -
     """factor x min(Scr/k, 1)^a x max(Scr/k, 1)^upper x age_base^age (x female_factor)."""
     coefficients = item.sexes[sex]  # type: ignore[index]
     ratio = creatinine / coefficients.kappa
-    value = (
+    value: float = (
         item.factor
         * min(ratio, 1.0) ** coefficients.alpha
         * max(ratio, 1.0) ** item.upper_exponent

@@ -72,7 +72,9 @@ def test_every_beers_table_7_drug_is_recognised_by_name(kb: KnowledgeBase, drug:
         ({"system": ATC, "code": "N04AC01"}, "Drug D"),  # benztropine by ATC
     ],
 )
-def test_recognised_by_code_without_a_name(kb: KnowledgeBase, coding: dict, display: str) -> None:
+def test_recognised_by_code_without_a_name(
+    kb: KnowledgeBase, coding: dict[str, str], display: str
+) -> None:
     resource = medication_request(None, display)
     resource["medicationCodeableConcept"] = {"coding": [coding]}
     (fact,) = snapshot_of(kb, resource).medications
@@ -115,8 +117,9 @@ def test_fires_and_near_misses(
 def test_doxepin_counts_only_above_6_mg_a_day(
     kb: KnowledgeBase, dose_mg: float | None, expected: bool
 ) -> None:
-    extra = {"dosage": daily_dosage(dose_mg, "mg")} if dose_mg is not None else {}
-    statement = medication_statement("doxepin", "3638", **extra)
+    statement = medication_statement("doxepin", "3638")
+    if dose_mg is not None:
+        statement["dosage"] = daily_dosage(dose_mg, "mg")
     (fact,) = snapshot_of(kb, statement).medications
     assert (CLASS in fact.classes) is expected
     assert "tca" in fact.classes  # the unconditional classes never depend on the dose

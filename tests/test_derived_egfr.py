@@ -11,6 +11,7 @@ import pytest
 
 from cds_service.engine.safety import check_intervention
 from cds_service.knowledge import KnowledgeBase
+from cds_service.snapshot import LabFact, PatientSnapshot
 from tests.factories import (
     hook_request,
     observation,
@@ -31,16 +32,19 @@ def reference_egfr(scr: float, age: int, female: bool) -> float:
     """CKD-EPI 2021 as published (NKF): written out piecewise, independently of the service."""
     kappa, alpha = (0.7, -0.241) if female else (0.9, -0.302)
     exponent = alpha if scr <= kappa else -1.200  # the spline bends at Scr = kappa
-    value = 142 * (scr / kappa) ** exponent * 0.9938**age
+    value: float = 142 * (scr / kappa) ** exponent * 0.9938**age
     return value * 1.012 if female else value
 
 
 def creatinine_for(egfr: float, age: int) -> float:
     """The serum creatinine (mg/dL, male, above kappa) that gives this eGFR: the inverse."""
-    return 0.9 * (egfr / (142 * 0.9938**age)) ** (1 / -1.200)
+    scr: float = 0.9 * (egfr / (142 * 0.9938**age)) ** (1 / -1.200)
+    return scr
 
 
-def derived(kb: KnowledgeBase, *resources: Obs, age: int | None = 55, gender: str = "female"):
+def derived(
+    kb: KnowledgeBase, *resources: Obs, age: int | None = 55, gender: str = "female"
+) -> tuple[PatientSnapshot, LabFact | None]:
     snapshot = snapshot_of(kb, *resources, patient_resource=patient(age=age, gender=gender))
     return snapshot, snapshot.labs.get("egfr")
 
