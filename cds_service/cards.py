@@ -370,7 +370,10 @@ def input_table(trace: Trace, kb: KnowledgeBase, extra: Sequence[LabFact] = ()) 
                 f"{measure.stale_after_days} days | {stale.effective.date().isoformat()} | {stale.resource_id} |"
             )
         else:
-            lines.append(f"| {measure.name} | no result | missing | | |")
+            note = trace.notes.get(measure_id)
+            lines.append(
+                f"| {measure.name} | no result | missing{'; ' + note if note else ''} | | |"
+            )
     return [*lines, ""]
 
 

@@ -25,22 +25,31 @@ def derive_labs(
     birth_date: date | None,
     sex: str | None,
     now: datetime,
-) -> dict[str, LabFact]:
-    """Derived facts for measures with no current result; empty when nothing can be derived."""
+) -> tuple[dict[str, LabFact], dict[str, str]]:
+    """Derived facts for measures with no current result, and for those that could not be
+    derived although related results exist, the reason (shown beside the missing input)."""
     derived: dict[str, LabFact] = {}
+    notes: dict[str, str] = {}
     age = _age(birth_date, now)
     for item in kb.derived:
-        if item.measure in labs or age is None or age < item.min_age:
-            continue
-        if sex not in item.sexes:
+        if item.measure in labs:
             continue
         source = labs.get(item.input)
-        if source is None or source.value is None or source.comparator is not None:
+        if source is None:
+            others = [labs[m] for m in item.not_from if m in labs]
+            if others:
+                notes[item.measure] = (
+                    f"not derived from {_described(kb, others[0])}: {item.label} uses "
+                    f"{kb.measures[item.input].name.lower()} only"
+                )
             continue
-        if source.code not in item.input_codes or source.value <= 0:
-            continue
+        reason = _reason_not_derived(item, source, age, sex)
         measure = kb.measures[item.measure]
-        if now - source.effective > timedelta(days=measure.stale_after_days):
+        if reason is None and now - source.effective > timedelta(days=measure.stale_after_days):
+            reason = f"older than {measure.stale_after_days} days"
+        if reason is not None or source.value is None or age is None or sex is None:
+            why = reason or "incomplete data"
+            notes[item.measure] = f"not derived from {_described(kb, source)}: {why}"
             continue
         value = float(f"{EQUATIONS[item.equation](item, source.value, age, sex):.10g}")
         unit = measure.canonical_unit or ""
@@ -56,7 +65,31 @@ def derive_labs(
             band=band_for(measure, value, None, sex=sex),
             derivation=Derivation(item.id, item.label, (source,), age, sex),
         )
-    return derived
+    return derived, notes
+
+
+def _reason_not_derived(
+    item: DerivedMeasure, source: LabFact, age: int | None, sex: str | None
+) -> str | None:
+    """Why this input cannot be used for this patient, or None when it can."""
+    if source.code not in item.input_codes:
+        return f"{item.label} is not defined for LOINC {source.code}"
+    if source.value is None or source.comparator is not None:
+        return f"the result is a bound ({source.reported}), not a value"
+    if source.value <= 0:
+        return "the result is not a positive value"
+    if sex not in item.sexes:
+        return "sex not recorded as female or male"
+    if age is None:
+        return "age unknown (no birth date)"
+    if age < item.min_age:
+        return f"{item.label} is for patients aged {item.min_age} or over"
+    return None
+
+
+def _described(kb: KnowledgeBase, fact: LabFact) -> str:
+    name = kb.measures[fact.measure_id].name.lower()
+    return f"{name} {fact.reported} on {fact.effective.date().isoformat()}"
 
 
 def _ckd_epi_2021(item: DerivedMeasure, creatinine: float, age: int, sex: str) -> float:

@@ -142,6 +142,9 @@ class PatientSnapshot:
     patient_found: bool
     # Raw QuestionnaireResponses, for totals when no total-score Observation exists.
     questionnaire_responses: tuple[Mapping[str, Any], ...] = ()
+    # Why a measure has no value although related data exist (e.g. "eGFR not derived: sex not
+    # recorded"), shown beside the missing input on cards.
+    notes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def age(self) -> int | None:
@@ -540,12 +543,14 @@ def build_snapshot(
             if previous is None or score.effective > previous.effective:
                 reader.latest_stale[measure_id] = score
     latest = _settle_bands(kb, reader.latest, reader.sex)
+    notes: dict[str, str] = {}
     if kb.derived:
         from cds_service.derived import derive_labs
 
-        latest.update(
-            derive_labs(kb, latest, birth_date=reader.birth_date, sex=reader.sex, now=now)
+        derived, notes = derive_labs(
+            kb, latest, birth_date=reader.birth_date, sex=reader.sex, now=now
         )
+        latest.update(derived)
     stale = {
         k: v
         for k, v in _settle_bands(kb, reader.latest_stale, reader.sex).items()
@@ -565,6 +570,7 @@ def build_snapshot(
         ignored=tuple(reader.ignored),
         patient_found=reader.patient_found,
         questionnaire_responses=tuple(questionnaire_responses),
+        notes=notes,
     )
 
 

@@ -79,28 +79,38 @@ def test_value_matches_the_published_equation(
 
 
 @pytest.mark.parametrize(
-    ("case", "resources", "age", "gender"),
+    ("resources", "age", "gender", "reason"),
     [
-        ("sex unknown", [serum(1.0)], 50, "unknown"),
-        ("sex other", [serum(1.0)], 50, "other"),
-        ("no birth date", [serum(1.0)], None, "female"),
-        ("under 18", [serum(1.0)], 17, "female"),
-        ("a bound, not a number", [serum(0.5, comparator="<")], 50, "female"),
-        ("stale creatinine", [serum(1.0, days=91)], 50, "female"),
+        ([serum(1.0)], 50, "unknown", "sex not recorded as female or male"),
+        ([serum(1.0)], 50, "other", "sex not recorded as female or male"),
+        ([serum(1.0)], None, "female", "age unknown (no birth date)"),
+        ([serum(1.0)], 17, "female", "CKD-EPI 2021 is for patients aged 18 or over"),
+        ([serum(0.5, comparator="<")], 50, "female", "the result is a bound (<0.5 mg/dL)"),
         (
-            "whole-blood creatinine (Synthea 38483-4)",
-            [observation("38483-4", 1.0, "mg/dL")],
+            [observation("38483-4", 1.2, "mg/dL")],  # Synthea's whole-blood creatinine
             50,
             "female",
+            "not derived from creatinine, whole blood 1.2 mg/dL on",
         ),
-        ("preliminary creatinine", [serum(1.0, status="preliminary")], 50, "female"),
+        ([serum(1.0, days=91)], 50, "female", None),  # stale: nothing current to derive from
+        ([serum(1.0, status="preliminary")], 50, "female", None),
     ],
 )
-def test_not_derived(
-    kb: KnowledgeBase, case: str, resources: list[Obs], age: int | None, gender: str
+def test_not_derived_and_why(
+    kb: KnowledgeBase, resources: list[Obs], age: int | None, gender: str, reason: str | None
 ) -> None:
-    _, fact = derived(kb, *resources, age=age, gender=gender)
-    assert fact is None, case
+    snapshot, fact = derived(kb, *resources, age=age, gender=gender)
+    assert fact is None
+    note = snapshot.notes.get("egfr")
+    if reason is None:
+        assert note is None
+    else:
+        assert note is not None and reason in note, note
+
+
+def test_whole_blood_note_says_which_creatinine_the_equation_uses(kb: KnowledgeBase) -> None:
+    snapshot, _ = derived(kb, observation("38483-4", 1.2, "mg/dL"))
+    assert snapshot.notes["egfr"].endswith("CKD-EPI 2021 uses creatinine, serum or plasma only")
 
 
 def test_a_reported_egfr_is_used_not_a_derived_one(kb: KnowledgeBase) -> None:
@@ -159,6 +169,19 @@ def test_without_a_usable_creatinine_egfr_is_still_ordered(kb: KnowledgeBase) ->
     fired = magnesium_rules(kb, observation("38483-4", 1.0, "mg/dL"))
     assert fired.get("C24.egfr") == "block"
     assert "C24.egfr" not in magnesium_rules(kb, serum(1.0))
+
+
+def test_card_says_why_no_egfr_was_derived(kb: KnowledgeBase) -> None:
+    request = hook_request(
+        prefetch=prefetch_for(
+            observation("38483-4", 1.2, "mg/dL"),
+            observation("19123-9", 1.5, "mg/dL"),
+            patient_resource=patient(age=70, gender="male"),
+        )
+    )
+    card = cards_by_topic(run_hook(kb, request).response)["gaba-glutamate"]
+    row = next(line for line in card["detail"].splitlines() if line.startswith("| Estimated"))
+    assert "no result" in row and "not derived from creatinine, whole blood 1.2 mg/dL" in row
 
 
 def test_the_equation_does_not_round_up_across_a_threshold(kb: KnowledgeBase) -> None:

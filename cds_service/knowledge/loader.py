@@ -664,6 +664,11 @@ def _load_derived(
             raise KnowledgeError(
                 f"{where}: input_unit {item.input_unit!r} is not the canonical unit of {item.input}"
             )
+        for other in item.not_from:
+            if other not in measures or other in (item.input, item.measure):
+                raise KnowledgeError(
+                    f"{where}: not_from names {other!r}, not another known measure"
+                )
         known = {code.code for code in source.codes}
         for code in item.input_codes:
             if code not in known:

@@ -727,6 +727,9 @@ class DerivedMeasure(_Model):
     age_base: float = Field(gt=0)
     female_factor: float = Field(gt=0)
     sexes: dict[Literal["female", "male"], SexCoefficients]
+    # Measures of the same analyte the equation must not read (whole-blood creatinine): when one
+    # of them is all there is, the card says why no value was derived from it.
+    not_from: list[str] = []
     notes: list[str] = []
     citations: list[str] = Field(min_length=1)
 
