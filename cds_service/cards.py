@@ -289,7 +289,7 @@ def _detail(
             f"- {rule.finding} (rule `{rule.id}` v{rule.version}, evidence grade {rule.grade})"
         )
         if finding.trace.medications:
-            lines.append(f"  - Medications: {medication_names(finding.trace)}")
+            lines.append(f"  - Medications: {medication_names(finding.trace, kb)}")
             if finding.trace.age_used and snapshot.age is not None:
                 lines.append(f"  - Age: {snapshot.age} years (Patient.birthDate)")
     lines.append("")
@@ -393,9 +393,23 @@ def _input_name(fact: LabFact, measure: Measure, kb: KnowledgeBase) -> str:
     )
 
 
-def medication_names(trace: Trace) -> str:
-    """The medications a rule read, with their source resources, e.g. for a drug-led finding."""
-    return ", ".join(f"{m.name} ({m.ref})" for m in trace.medications.values())
+def medication_names(trace: Trace, kb: KnowledgeBase | None = None) -> str:
+    """The medications a rule read, with their source resources, e.g. for a drug-led finding.
+    Where a drug belongs to a class only above a dose (doxepin > 6 mg/day), the dose that
+    decided it is shown, or that it was unknown and counted (conservative)."""
+    parts = []
+    for medication in trace.medications.values():
+        notes = []
+        for ingredient_id in medication.ingredients if kb is not None else ():
+            conditional = kb.ingredients[ingredient_id].class_doses  # type: ignore[union-attr]
+            if any(class_id in medication.classes for class_id in conditional):
+                dose = medication.doses.get(ingredient_id)
+                notes.append(
+                    f"dose {dose.describe()}" if dose else "dose unknown: counted (conservative)"
+                )
+        where = "; ".join([medication.ref, *notes])
+        parts.append(f"{medication.name} ({where})")
+    return ", ".join(parts)
 
 
 def _interpreted(fact: LabFact, measure: Measure) -> str:

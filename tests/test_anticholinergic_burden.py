@@ -136,6 +136,14 @@ def test_doxepin_dose_read_from_the_product_strength(kb: KnowledgeBase) -> None:
     assert "doxepin" in fact.ingredients and CLASS not in fact.classes
 
 
+def test_card_shows_the_doxepin_dose_that_decided(kb: KnowledgeBase) -> None:
+    known = medication_statement("doxepin", "3638", dosage=daily_dosage(25, "mg"))
+    assert "doxepin (MedicationStatement/" in card_for(kb, known)["detail"]
+    assert "; dose 25 mg/day)" in card_for(kb, known)["detail"]
+    unknown = medication_statement("doxepin", "3638")
+    assert "; dose unknown: counted (conservative))" in card_for(kb, unknown)["detail"]
+
+
 def card_for(kb: KnowledgeBase, *resources: Res, age: int = 72) -> dict[str, Any]:
     request = hook_request(
         prefetch=prefetch_for(*resources, patient_resource=patient(age=age, gender="female"))
