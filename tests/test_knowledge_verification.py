@@ -42,6 +42,8 @@ def test_codes_added_or_confirmed_are_recognised_by_code_alone(
         ("91637004", "myasthenia-gravis"),
         ("6471006", "suicidal-ideation"),
         ("28293008", "bleeding-disorder"),
+        ("7573000", "pku"),
+        ("371089000", "serotonin-syndrome-history"),
     ],
 )
 def test_verified_snomed_codes_classify(kb: KnowledgeBase, code: str, condition_class: str) -> None:
@@ -59,7 +61,7 @@ def test_reviewer_list_drops_verified_items_and_keeps_the_rest(kb: KnowledgeBase
     assert not any("loinc|38483-4 " in i for i in items)
     assert not any("(ingredient oxybutynin)" in i for i in items)
     # Not verified: still listed, for conditions and medications too.
-    assert "code snomed|7573000 (condition pku)" in items
+    assert "code snomed|25487003 (condition trimethylaminuria)" in items
     assert "code rxnorm|10811 (ingredient trihexyphenidyl)" in items
     assert "code rxnorm|10962 (tyrosine)" in items
 
