@@ -246,6 +246,9 @@ def _summary(
     """The main finding and the option that answers it ("consider X"), else how many options."""
     primary = findings[0].rule
     text = f"{pathway_name}: {primary.finding}"
+    drugs = sorted({m.name for m in findings[0].trace.medications.values()})
+    if drugs:
+        text += f" ({', '.join(drugs)})"
     answer = next((c for c in options if primary.id in c.rule_ids), None)
     if answer is not None:
         if answer.kind == "medication":
@@ -285,6 +288,10 @@ def _detail(
         lines.append(
             f"- {rule.finding} (rule `{rule.id}` v{rule.version}, evidence grade {rule.grade})"
         )
+        if finding.trace.medications:
+            lines.append(f"  - Medications: {medication_names(finding.trace, kb)}")
+            if finding.trace.age_used and snapshot.age is not None:
+                lines.append(f"  - Age: {snapshot.age} years (Patient.birthDate)")
     lines.append("")
     lines += symptom_lines(assessment.symptoms, kb)
     lines += input_table(
@@ -347,7 +354,7 @@ def input_table(trace: Trace, kb: KnowledgeBase, extra: Sequence[LabFact] = ()) 
     for measure_id, fact in facts.items():
         measure = kb.measures[measure_id]
         lines.append(
-            f"| {measure.name} (LOINC {fact.code}) | {fact.reported} | {_interpreted(fact, measure)} "
+            f"| {_input_name(fact, measure, kb)} | {fact.reported} | {_interpreted(fact, measure)} "
             f"| {fact.effective.date().isoformat()} | {fact.resource_id} |"
         )
     listed: set[str] = set()
@@ -363,8 +370,46 @@ def input_table(trace: Trace, kb: KnowledgeBase, extra: Sequence[LabFact] = ()) 
                 f"{measure.stale_after_days} days | {stale.effective.date().isoformat()} | {stale.resource_id} |"
             )
         else:
-            lines.append(f"| {measure.name} | no result | missing | | |")
+            note = trace.notes.get(measure_id)
+            lines.append(
+                f"| {measure.name} | no result | missing{'; ' + note if note else ''} | | |"
+            )
     return [*lines, ""]
+
+
+def _input_name(fact: LabFact, measure: Measure, kb: KnowledgeBase) -> str:
+    """The measure and its code, or for a value the service computed, what it came from."""
+    derivation = fact.derivation
+    if derivation is None:
+        return f"{measure.name} (LOINC {fact.code})"
+    sources = ", ".join(
+        f"{kb.measures[i.measure_id].name.split(',')[0].lower()} {i.reported} "
+        f"(LOINC {i.code}) on {i.effective.date().isoformat()}"
+        for i in derivation.inputs
+    )
+    return (
+        f"{measure.name} (derived from {sources}, {derivation.label}; "
+        f"age {derivation.age}, {derivation.sex})"
+    )
+
+
+def medication_names(trace: Trace, kb: KnowledgeBase | None = None) -> str:
+    """The medications a rule read, with their source resources, e.g. for a drug-led finding.
+    Where a drug belongs to a class only above a dose (doxepin > 6 mg/day), the dose that
+    decided it is shown, or that it was unknown and counted (conservative)."""
+    parts = []
+    for medication in trace.medications.values():
+        notes = []
+        for ingredient_id in medication.ingredients if kb is not None else ():
+            conditional = kb.ingredients[ingredient_id].class_doses  # type: ignore[union-attr]
+            if any(class_id in medication.classes for class_id in conditional):
+                dose = medication.doses.get(ingredient_id)
+                notes.append(
+                    f"dose {dose.describe()}" if dose else "dose unknown: counted (conservative)"
+                )
+        where = "; ".join([medication.ref, *notes])
+        parts.append(f"{medication.name} ({where})")
+    return ", ".join(parts)
 
 
 def _interpreted(fact: LabFact, measure: Measure) -> str:

@@ -12,9 +12,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cds_service.doses import DoseEstimate, convert
 from cds_service.fhir_values import codings, concept_text
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.loader import fold_text
+from cds_service.knowledge.schema import DoseThreshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,36 @@ def classify_drug(kb: KnowledgeBase, concepts: Iterable[Any]) -> DrugMatch:
                     classes[class_id] = None
                     matched_by = "atc"
     return DrugMatch(tuple(ingredients), tuple(classes), matched_by, name)
+
+
+def dose_qualified_classes(
+    kb: KnowledgeBase, match: DrugMatch, doses: Mapping[str, DoseEstimate]
+) -> tuple[str, ...]:
+    """The drug's classes, less those its ingredients join only above a daily dose they are
+    known not to exceed (``class_doses``, e.g. doxepin 6 mg/day or less is not a strong
+    anticholinergic). A class another ingredient gives without condition stays; an unknown or
+    incomplete dose keeps the class (conservative)."""
+    dropped: set[str] = set()
+    kept: set[str] = set()
+    for ingredient_id in match.ingredients:
+        ingredient = kb.ingredients[ingredient_id]
+        for class_id in ingredient.classes:
+            threshold = ingredient.class_doses.get(class_id)
+            if threshold is None or _above(doses.get(ingredient_id), threshold):
+                kept.add(class_id)
+            else:
+                dropped.add(class_id)
+    return tuple(c for c in match.classes if c not in dropped or c in kept)
+
+
+def _above(dose: DoseEstimate | None, threshold: DoseThreshold) -> bool:
+    if dose is None:
+        return True
+    value = convert(dose.amount, dose.unit, threshold.unit)
+    if value is None:
+        return True
+    # A single dose with an unknown frequency is a lower bound on the day.
+    return threshold.exceeded_by(value) or not dose.per_day
 
 
 def washout_days(kb: KnowledgeBase, match: DrugMatch) -> int:

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from cds_service.classify import DrugMatch, classify_condition, classify_drug, washout_days
+from cds_service.classify import (
+    DrugMatch,
+    classify_condition,
+    classify_drug,
+    dose_qualified_classes,
+    washout_days,
+)
 from cds_service.doses import DoseEstimate, ordered_doses
 from cds_service.fhir_values import (
     as_list,
@@ -41,6 +47,17 @@ FUTURE_TOLERANCE = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
+class Derivation:
+    """How a value the lab did not send was computed (derived.yaml), for the card to show."""
+
+    derivation_id: str
+    label: str  # e.g. "CKD-EPI 2021"
+    inputs: tuple[LabFact, ...]
+    age: int
+    sex: str
+
+
+@dataclass(frozen=True, slots=True)
 class LabFact:
     """The latest usable result for one measure, in the measure's canonical unit."""
 
@@ -57,6 +74,7 @@ class LabFact:
     reference_high: float | None = None
     stale: bool = False
     method: str | None = None  # assay method the code implies (omega-3 index: rbc / plasma)
+    derivation: Derivation | None = None  # set when the service computed the value
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +142,9 @@ class PatientSnapshot:
     patient_found: bool
     # Raw QuestionnaireResponses, for totals when no total-score Observation exists.
     questionnaire_responses: tuple[Mapping[str, Any], ...] = ()
+    # Why a measure has no value although related data exist (e.g. "eGFR not derived: sex not
+    # recorded"), shown beside the missing input on cards.
+    notes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def age(self) -> int | None:
@@ -409,7 +430,7 @@ class _Reader:
             name=match.name or "unnamed medication",
             status=status,
             ingredients=match.ingredients,
-            classes=match.classes,
+            classes=dose_qualified_classes(self.kb, match, doses),
             classified=match.classified,
             active=active,
             recent=recent,
@@ -522,6 +543,14 @@ def build_snapshot(
             if previous is None or score.effective > previous.effective:
                 reader.latest_stale[measure_id] = score
     latest = _settle_bands(kb, reader.latest, reader.sex)
+    notes: dict[str, str] = {}
+    if kb.derived:
+        from cds_service.derived import derive_labs
+
+        derived, notes = derive_labs(
+            kb, latest, birth_date=reader.birth_date, sex=reader.sex, now=now
+        )
+        latest.update(derived)
     stale = {
         k: v
         for k, v in _settle_bands(kb, reader.latest_stale, reader.sex).items()
@@ -541,6 +570,7 @@ def build_snapshot(
         ignored=tuple(reader.ignored),
         patient_found=reader.patient_found,
         questionnaire_responses=tuple(questionnaire_responses),
+        notes=notes,
     )
 
 

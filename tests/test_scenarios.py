@@ -11,6 +11,7 @@ from cds_service.knowledge import KnowledgeBase
 from tests.factories import (
     coded_observation,
     hook_request,
+    medication_request,
     observation,
     patient,
     phq9_answers,
@@ -186,6 +187,36 @@ def test_hypomagnesaemia_without_egfr_orders_kidney_function_first(kb: Knowledge
     response = view(kb, observation("2601-3", 0.6, "mmol/L"))
     card = cards_by_topic(response)["gaba-glutamate"]
     assert suggested(card) == codes(kb, "egfr")
+
+
+def test_hypomagnesaemia_with_only_a_creatinine_uses_the_derived_egfr(kb: KnowledgeBase) -> None:
+    # 78-year-old woman, creatinine 1.9 mg/dL, no eGFR sent: CKD-EPI 2021 gives about 26 (G4),
+    # so magnesium is withheld (C10) rather than offered or replaced by an eGFR order.
+    response = view(
+        kb, observation("19123-9", 1.5, "mg/dL"), observation("2160-0", 1.9, "mg/dL"),
+        age=78, gender="female",
+    )  # fmt: skip
+    card = cards_by_topic(response)["gaba-glutamate"]
+    assert codes(kb, "magnesium", "egfr").isdisjoint(suggested(card))
+    assert "derived from creatinine 1.9 mg/dL" in card["detail"]
+    assert "CKD-EPI 2021" in card["detail"] and "G4" in card["detail"]
+
+
+def test_older_patient_on_amitriptyline_with_low_moca_gets_a_medication_review_first(
+    kb: KnowledgeBase,
+) -> None:
+    response = view(
+        kb,
+        observation("72172-0", 22, "{score}"),
+        B12_OK,
+        observation("3016-3", 2.0, "mIU/L"),
+        medication_request("704", "amitriptyline 25 MG Oral Tablet"),
+        age=72,
+    )
+    card = cards_by_topic(response)["cholinergic"]
+    assert "medication review" in card["summary"] and "amitriptyline" in card["summary"]
+    assert "cholinergic-anticholinergic-burden" in card["detail"]
+    assert codes(kb, "citicoline") <= suggested(card)  # the choline option keeps its own rule
 
 
 # 10 ------------------------------------------------------------------------------------------

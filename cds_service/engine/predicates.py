@@ -56,6 +56,9 @@ def _lab(predicate: LabPredicate, snapshot: PatientSnapshot, trace: Trace) -> bo
         stale = snapshot.stale_labs.get(predicate.lab)
         if stale is not None:
             trace.stale[predicate.lab] = stale
+        note = snapshot.notes.get(predicate.lab)
+        if note is not None:
+            trace.notes[predicate.lab] = note
         return bool(predicate.missing)
     trace.labs[predicate.lab] = fact
     if predicate.missing is not None:

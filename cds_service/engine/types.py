@@ -22,6 +22,7 @@ class Trace:
     medications: dict[str, MedicationFact] = field(default_factory=dict)
     conditions: dict[str, ConditionFact] = field(default_factory=dict)
     age_used: bool = False
+    notes: dict[str, str] = field(default_factory=dict)  # why a missing measure has no value
 
     def merge(self, other: Trace) -> None:
         self.labs.update(other.labs)
@@ -30,6 +31,7 @@ class Trace:
         self.medications.update(other.medications)
         self.conditions.update(other.conditions)
         self.age_used = self.age_used or other.age_used
+        self.notes.update(other.notes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,14 @@ def unverified(kb: KnowledgeBase) -> list[str]:
     for order in kb.lab_orders.values():
         if not order.code.verified:
             items.append(f"code {order.code.system}|{order.code.code} (lab order {order.id})")
+    for ingredient in kb.ingredients.values():
+        if ingredient.rxnorm and not ingredient.verified:
+            codes = ", ".join(ingredient.rxnorm)
+            items.append(f"code rxnorm|{codes} (ingredient {ingredient.id})")
+    for condition in kb.condition_classes.values():
+        for code in condition.snomed:
+            if code not in condition.verified:
+                items.append(f"code snomed|{code} (condition {condition.id})")
     for citation in kb.citations.values():
         if not citation.verified:
             items.append(f"citation {citation.id} ({citation.label})")

@@ -27,6 +27,7 @@ from cds_service.knowledge.schema import (
     ConditionClass,
     ConditionPredicate,
     Definition,
+    DerivedMeasure,
     Ingredient,
     Intervention,
     LabOrder,
@@ -108,6 +109,10 @@ class SafetyFile(_File):
     prompts: list[SafetyPrompt] = []
 
 
+class DerivedFile(_File):
+    derived: list[DerivedMeasure] = []
+
+
 def fold_text(text: str) -> str:
     """Lower-case, letters and digits only, single-spaced, padded: for whole-word matching."""
     return " " + " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split()) + " "
@@ -170,6 +175,8 @@ class KnowledgeBase:
     # Draft orders of our supplements: (system URI, code) -> intervention id; folded names.
     intervention_codes: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     intervention_names: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # Measures computed when the lab sent none (derived.yaml), e.g. eGFR from creatinine.
+    derived: tuple[DerivedMeasure, ...] = ()
 
     @property
     def version(self) -> str:
@@ -190,10 +197,30 @@ class KnowledgeBase:
         return sorted(seen)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping: plain YAML keeps the last
+    silently, so a second ``verified:`` or ``bands:`` would quietly replace the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found duplicate key {key!r}",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         with path.open(encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+            return yaml.load(handle, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError as exc:
         raise KnowledgeError(f"{path}: file is missing") from exc
     except yaml.YAMLError as exc:
@@ -385,6 +412,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
                 raise KnowledgeError(
                     f"medications.yaml: ingredient {ingredient.id}: unknown class {class_id!r}"
                 )
+        _check_class_doses(ingredient)
     for product in products.values():
         for ingredient_id in product.ingredients:
             if ingredient_id not in ingredients:
@@ -521,6 +549,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         for name in intervention.names:
             intervention_names.append((fold_text(name), intervention.id))
     questionnaire_urls, questionnaire_items = _questionnaire_index(measures)
+    derived = _load_derived(root, measures, check)
     return KnowledgeBase(
         root=root,
         manifest=manifest,
@@ -561,6 +590,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         medication_guidance=guidance,
         intervention_codes=intervention_codes,
         intervention_names=tuple(sorted(intervention_names, key=lambda item: -len(item[0]))),
+        derived=derived,
     )
 
 
@@ -603,6 +633,66 @@ def _load_guidance(
             for class_id in item.classes:
                 if class_id not in medication_classes:
                     raise KnowledgeError(f"{where}: unknown medication class {class_id!r}")
+    return tuple(items)
+
+
+def _check_class_doses(ingredient: Ingredient) -> None:
+    """A dose-conditional class needs a unit the dose reader can compare (mass or IU)."""
+    from cds_service.doses import canonical_amount
+
+    for class_id, threshold in ingredient.class_doses.items():
+        if canonical_amount(1.0, threshold.unit) is None:
+            raise KnowledgeError(
+                f"medications.yaml: ingredient {ingredient.id}: class_doses {class_id}: "
+                f"unit {threshold.unit!r} is not a mass or IU unit"
+            )
+
+
+def _load_derived(
+    root: Path, measures: dict[str, Measure], check: _Checker
+) -> tuple[DerivedMeasure, ...]:
+    """derived.yaml (optional): each derivation must name known measures, read only codes of
+    its input, expect the input's canonical unit and produce a measure with a canonical unit;
+    a measure is derived by one equation at most."""
+    path = root / "derived.yaml"
+    if not path.exists():
+        return ()
+    items = _parse(path, DerivedFile).derived
+    _unique(items, "derived.yaml", "derivation")
+    produced: dict[str, str] = {}
+    for item in items:
+        where = f"derived.yaml: {item.id}"
+        check.citations(where, item.citations, required=True)
+        output = measures.get(item.measure)
+        source = measures.get(item.input)
+        if output is None:
+            raise KnowledgeError(f"{where}: unknown measure {item.measure!r}")
+        if source is None:
+            raise KnowledgeError(f"{where}: unknown input measure {item.input!r}")
+        if output.canonical_unit is None:
+            raise KnowledgeError(f"{where}: {item.measure} has no canonical unit to derive")
+        if item.measure in produced:
+            raise KnowledgeError(
+                f"{where}: {item.measure} is also derived by {produced[item.measure]}"
+            )
+        produced[item.measure] = item.id
+        if item.measure == item.input:
+            raise KnowledgeError(f"{where}: a measure cannot be derived from itself")
+        if source.canonical_unit is None or normalise_unit(item.input_unit) != normalise_unit(
+            source.canonical_unit
+        ):
+            raise KnowledgeError(
+                f"{where}: input_unit {item.input_unit!r} is not the canonical unit of {item.input}"
+            )
+        for other in item.not_from:
+            if other not in measures or other in (item.input, item.measure):
+                raise KnowledgeError(
+                    f"{where}: not_from names {other!r}, not another known measure"
+                )
+        known = {code.code for code in source.codes}
+        for code in item.input_codes:
+            if code not in known:
+                raise KnowledgeError(f"{where}: input code {code} is not a code of {item.input}")
     return tuple(items)
 
 

@@ -636,12 +636,23 @@ class Ingredient(_Model):
     atc: list[str] = []  # exact ATC codes
     names: list[str] = []  # generic and brand names matched in display/text (lower case)
     classes: list[str] = []
+    # Classes the ingredient belongs to only above a daily dose (e.g. doxepin is a strong
+    # anticholinergic above 6 mg/day, AGS Beers 2023): a medication whose dose is known to be at
+    # or below the threshold is not of that class; an unknown dose counts as above (conservative).
+    class_doses: dict[str, DoseThreshold] = {}
     washout_days: int | None = Field(default=None, ge=0)  # overrides the classes' windows
     # A supplement ingredient that is also one of our interventions (e.g. 5-HTP): a draft order
     # for it is checked by the same safety rules as a suggestion would be.
     intervention: str | None = None
     # True when the RxNorm/ATC codes were checked against a published table (see citations).
     verified: bool = False
+
+    @model_validator(mode="after")
+    def _class_doses(self) -> Ingredient:
+        for class_id in self.class_doses:
+            if class_id not in self.classes:
+                raise ValueError(f"class_doses names {class_id!r}, which is not among classes")
+        return self
 
 
 class Strength(_Model):
@@ -671,6 +682,62 @@ class ConditionClass(_Model):
     # when the Condition is resolved or inactive; only refuted/entered-in-error are ignored.
     counts_when_resolved: bool = False
     citations: list[str] = []
+    # SNOMED CT codes of this class checked against a published source (real FHIR data with the
+    # concept's display, a terminology table); the rest are listed by check-knowledge --verbose.
+    verified: list[str] = []
+
+    @model_validator(mode="after")
+    def _verified_codes(self) -> ConditionClass:
+        for code in self.verified:
+            if code not in self.snomed:
+                raise ValueError(f"verified code {code} is not among the snomed codes")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Derived measures: values the service computes when the lab sent none (e.g. eGFR)
+
+
+class SexCoefficients(_Model):
+    kappa: float = Field(gt=0)
+    alpha: float
+
+
+class DerivedMeasure(_Model):
+    """A measure computed from another when no current result of it was sent.
+
+    ``equation`` names the functional form (the only one known is the CKD-EPI 2021 race-free
+    creatinine equation: factor x min(Scr/kappa, 1)^alpha x max(Scr/kappa, 1)^upper_exponent x
+    age_base^age x female_factor if female); every coefficient lives here, in the data. The
+    result carries its inputs, so a card shows what it was derived from. Only patients of a
+    recorded sex (female or male) and a known age of at least ``min_age`` are derived.
+    """
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    equation: Literal["ckd-epi-2021-creatinine"]
+    label: str  # short name on cards, e.g. "CKD-EPI 2021"
+    measure: str  # the measure computed (egfr)
+    input: str  # the measure it is computed from (creatinine)
+    # Codes of the input measure the equation was developed for (standardised serum/plasma).
+    input_codes: list[str] = Field(min_length=1)
+    input_unit: str  # the unit the coefficients expect; must be the input's canonical unit
+    min_age: int = Field(ge=0)
+    factor: float = Field(gt=0)
+    upper_exponent: float
+    age_base: float = Field(gt=0)
+    female_factor: float = Field(gt=0)
+    sexes: dict[Literal["female", "male"], SexCoefficients]
+    # Measures of the same analyte the equation must not read (whole-blood creatinine): when one
+    # of them is all there is, the card says why no value was derived from it.
+    not_from: list[str] = []
+    notes: list[str] = []
+    citations: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _both_sexes(self) -> DerivedMeasure:
+        if set(self.sexes) != {"female", "male"}:
+            raise ValueError("sexes must give coefficients for female and male")
+        return self
 
 
 KnowledgeFile = Literal[
@@ -685,4 +752,5 @@ KnowledgeFile = Literal[
     "medications.yaml",
     "conditions.yaml",
     "safety.yaml",
+    "derived.yaml",
 ]
