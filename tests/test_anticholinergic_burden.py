@@ -164,6 +164,8 @@ def test_card_names_the_drugs_and_suggests_no_supplement_for_them(kb: KnowledgeB
         in detail
     )
     assert "Age: 72 years" in detail
+    # The drugs limit cholinergic signalling: the pathway does not read "likely adequate".
+    assert detail.startswith("**Cholinergic pathway**: possible limitation.")
     assert "AGS Beers Criteria 2023" in detail and "doi:10.1111/jgs.18372" in detail
     # Age alone (no cognitive screen): no supplement at all on the card, and no warning.
     assert not card.get("suggestions")
