@@ -16,8 +16,15 @@ from typing import Any
 import httpx
 import orjson
 
-from benchmarks.servers import Server
+from benchmarks.servers import CLOCK_TICKS, Server
 from cds_service.settings import PROJECT_ROOT
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine spent busy (all processes, all cores), from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / CLOCK_TICKS
 
 
 def load(
@@ -48,6 +55,7 @@ def load(
     for body in bodies:
         command += ["--body", str(body)]
     cpu_before = server.cpu_seconds()
+    busy_before = machine_busy_seconds()
     finished = subprocess.run(
         command, cwd=PROJECT_ROOT, capture_output=True, check=False, timeout=duration + 120
     )
@@ -55,9 +63,15 @@ def load(
         raise RuntimeError(f"loadgen failed: {finished.stderr.decode(errors='replace')[-2000:]}")
     summary: dict[str, Any] = orjson.loads(finished.stdout.splitlines()[-1])
     cpu_after = server.cpu_seconds()
+    busy = machine_busy_seconds() - busy_before
     summary["server_cpu_s"] = [
         round(cpu_after.get(pid, 0.0) - before, 2) for pid, before in sorted(cpu_before.items())
     ]
+    # Whatever else ran on the machine meanwhile (other processes, the kernel's share of
+    # loopback networking): large values mean the run was disturbed.
+    summary["other_cpu_s"] = round(
+        max(0.0, busy - sum(summary["server_cpu_s"]) - summary["client_cpu_s"]), 2
+    )
     return summary
 
 

@@ -75,12 +75,13 @@ class _Connection(asyncio.Protocol):
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(exc)
 
-    async def request(self, payload: bytes) -> tuple[int, int]:
+    def send(self, payload: bytes) -> asyncio.Future[tuple[int, int]]:
+        """Write one request; the future resolves to (status, body length) of its response."""
         assert self.transport is not None
         self.size = 0
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(payload)
-        return await self.waiter
+        return self.waiter
 
 
 @dataclass
@@ -101,10 +102,22 @@ class _Tally:
         return True
 
 
-async def _client(host: str, port: int, payloads: list[bytes], offset: int, tally: _Tally) -> None:
+async def _client(
+    host: str,
+    port: int,
+    payloads: list[bytes],
+    offset: int,
+    tally: _Tally,
+    turn: asyncio.Event,
+    next_turn: asyncio.Event,
+) -> None:
     loop = asyncio.get_running_loop()
     connection: _Connection | None = None
     index = offset
+    # Ramp up: connect only once the previous client has sent its first request, as a
+    # client's pool grows when its connections are busy. Opening every connection at the same
+    # instant, with all workers idle, lets one uvicorn worker accept them all.
+    await turn.wait()
     while tally.take():
         try:
             if connection is None or connection.transport is None or connection.closed.done():
@@ -112,18 +125,22 @@ async def _client(host: str, port: int, payloads: list[bytes], offset: int, tall
             payload = payloads[index % len(payloads)]
             index += 1
             began = time.perf_counter()
-            status, size = await connection.request(payload)
+            waiter = connection.send(payload)
+            next_turn.set()
+            status, size = await waiter
             tally.latencies.append(time.perf_counter() - began)
             tally.statuses[status] = tally.statuses.get(status, 0) + 1
             tally.response_bytes += size
             if status != 200:
                 tally.errors += 1
         except (OSError, httptools.HttpParserError, ConnectionError):
+            next_turn.set()
             tally.errors += 1
             tally.reconnects += 1
             if connection is not None and connection.transport is not None:
                 connection.transport.close()
             connection = None
+    next_turn.set()
     if connection is not None and connection.transport is not None:
         connection.transport.close()
 
@@ -149,7 +166,12 @@ async def run_load(
     usage_before = resource.getrusage(resource.RUSAGE_SELF)
     began = time.perf_counter()
     tally = _Tally(deadline=began + duration, budget=requests)
-    await asyncio.gather(*(_client(host, port, payloads, i, tally) for i in range(concurrency)))
+    turns = [asyncio.Event() for _ in range(concurrency + 1)]
+    turns[0].set()
+    clients = (
+        _client(host, port, payloads, i, tally, turns[i], turns[i + 1]) for i in range(concurrency)
+    )
+    await asyncio.gather(*clients)
     elapsed = time.perf_counter() - began
     usage_after = resource.getrusage(resource.RUSAGE_SELF)
     ordered = sorted(tally.latencies)

@@ -151,6 +151,12 @@ def render(results: dict[str, Any]) -> str:
         "",
         f"Service configuration: {results['service_config']}",
         "",
+        "Load average (1, 5, 15 min) at the start: "
+        + ", ".join(f"{v:.2f}" for v in results.get("load_average_start", []))
+        + "; at the end: "
+        + ", ".join(f"{v:.2f}" for v in results.get("load_average_end", []))
+        + ".",
+        "",
         "### Targets",
         "",
         "| Target | Measured | |",
@@ -201,10 +207,11 @@ def render(results: dict[str, Any]) -> str:
             f"Each run: at most {results['http_params']['requests']:,} requests or "
             f"{results['http_params']['duration']:.0f} s, whichever comes first, after a warm-up. "
             "Service and floor runs alternate. Server CPU is per worker, in seconds, during the run; "
-            "client CPU is the load generator's.",
+            "client CPU is the load generator's; other CPU is everything else the machine did "
+            "meanwhile (other processes, loopback networking in the kernel).",
             "",
-            "| Workers | Obs | Clients | App | Requests | Errors | req/s | p50 ms | p95 ms | p99 ms | Server CPU s | Client CPU s | Service/floor |",
-            "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+            "| Workers | Obs | Clients | App | Requests | Errors | req/s | p50 ms | p95 ms | p99 ms | Server CPU s | Client CPU s | Other CPU s | Service/floor |",
+            "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
         ]
         for row in results["http"]:
             share = row["service"]["rps"] / row["floor"]["rps"]
@@ -214,7 +221,7 @@ def render(results: dict[str, Any]) -> str:
                     f"| {row['workers']} | {row['observations']:,} | {row['concurrency']} | {app} | "
                     f"{s['requests']:,} | {s['errors']} | {s['rps']:,.0f} | {_ms(s['p50_ms'])} | "
                     f"{_ms(s['p95_ms'])} | {_ms(s['p99_ms'])} | "
-                    f"{' + '.join(f'{c:.1f}' for c in s['server_cpu_s'])} | {s['client_cpu_s']:.1f} | "
+                    f"{' + '.join(f'{c:.1f}' for c in s['server_cpu_s'])} | {s['client_cpu_s']:.1f} | {s.get('other_cpu_s', float('nan')):.1f} | "
                     + (f"{share:.0%} |" if app == "service" else " |")
                 )
 

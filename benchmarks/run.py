@@ -255,6 +255,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--json", type=Path, default=PROJECT_ROOT / "benchmarks" / "results.json")
     parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="first wait up to SECONDS for the 1-minute load average to fall below 0.3",
+    )
+    parser.add_argument(
         "--skip", action="append", default=[], choices=["inprocess", "http", "memory", "fallback"]
     )
     args = parser.parse_args(argv)
@@ -273,6 +280,12 @@ def main(argv: list[str] | None = None) -> None:
             "The floor app runs under the same uvicorn options."
         ),
     }
+    deadline = time.monotonic() + args.wait_idle
+    while os.getloadavg()[0] >= 0.3 and time.monotonic() < deadline:
+        time.sleep(5)
+    results["load_average_start"] = os.getloadavg()
+    if results["load_average_start"][0] >= 0.5:
+        print(f"warning: the machine is busy (load {results['load_average_start'][0]:.2f})")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cds-bench-") as tmp:
         folder = Path(tmp)
@@ -318,6 +331,7 @@ def main(argv: list[str] | None = None) -> None:
             print("FHIR fallback", flush=True)
             results["fallback"] = run_fallback(folder, kb, registry, runs=5 if quick else 30)
     results["seconds"] = time.perf_counter() - started
+    results["load_average_end"] = os.getloadavg()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     args.output.parent.mkdir(parents=True, exist_ok=True)
