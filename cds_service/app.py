@@ -8,7 +8,6 @@ wholesale on the request path (see architecture.md, "fast by construction").
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -27,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cds_service import __version__, metrics
 from cds_service.audit import AuditStore, InvocationAudit
+from cds_service.audit_writer import AuditWriter
 from cds_service.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -194,12 +194,14 @@ def create_app(
             app.state.fhir = MeasuredFhirClient(client, max_pages=settings.fhir_max_pages)
             # Connects and applies migrations; unsafe storage settings stop the start here.
             app.state.store = await SQLAuditStore.open(settings)
+            app.state.audit_writer = AuditWriter(
+                app.state.store, on_failure=metrics.audit_write_failure
+            )
+            app.state.audit_writer.start()
             try:
                 yield
             finally:
-                pending = list(app.state.background)
-                if pending:
-                    await asyncio.wait(pending, timeout=5)
+                await app.state.audit_writer.aclose(grace=5)
                 store: AuditStore | None = app.state.store
                 if store is not None:
                     await store.aclose()
@@ -215,7 +217,7 @@ def create_app(
     app.state.registry = registry
     app.state.authenticator = None
     app.state.store = None
-    app.state.background = set()
+    app.state.audit_writer = None
     app.state.fhir = None
 
     app.add_middleware(
@@ -282,7 +284,8 @@ def create_app(
                 status=200,
                 cards=result.cards,
             )
-            _in_background(request.app, store.record_invocation(record))
+            # Queued for the writer task (one transaction per batch), after the answer is built.
+            await request.app.state.audit_writer.submit(record)
         return json_response(result.response)
 
     @app.post(
@@ -310,21 +313,6 @@ def create_app(
         return json_response({"status": "ok"})
 
     return app
-
-
-def _in_background(app: FastAPI, coroutine: Any) -> None:
-    """Run an audit write after the response; keep a reference so it is not collected."""
-
-    async def guarded() -> None:
-        try:
-            await coroutine
-        except Exception:
-            metrics.audit_write_failure()
-            logger.exception("audit write failed")
-
-    task = asyncio.get_running_loop().create_task(guarded())
-    app.state.background.add(task)
-    task.add_done_callback(app.state.background.discard)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
