@@ -13,18 +13,19 @@ import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from cds_service.app import answer, decode_json, json_response, parse_hook_request
 from cds_service.knowledge import KnowledgeBase
-from cds_service.pipeline import Evaluation
 from cds_service.services import ServiceDefinition
 from cds_service.settings import Settings
 
+T = TypeVar("T")
 
-def run_sync(coroutine: Coroutine[Any, Any, Evaluation]) -> Evaluation:
+
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     """Drive a coroutine that never suspends (complete prefetch: no I/O) without a loop."""
     try:
         coroutine.send(None)
@@ -43,7 +44,7 @@ def evaluate_bytes(
 ) -> bytes:
     """Request bytes -> response bytes, exactly as the HTTP handler does it."""
     request = parse_hook_request(service, decode_json(raw))
-    result = run_sync(answer(service, request, kb=kb, fhir=None, settings=settings, now=now))
+    _, result = run_sync(answer(service, request, kb=kb, fhir=None, settings=settings, now=now))
     return bytes(json_response(result.response).body)
 
 

@@ -158,16 +158,16 @@ class _Patient:
         codes = [c for c in measure.codes if c.system == self.loinc_alias]
         code = codes[self.rng.randrange(len(codes))]
         display = code.display or measure.name
-        if measure.qualitative and not measure.bands:
+        if measure.canonical_unit is None or (measure.qualitative and not measure.bands):
             choice = measure.qualitative[self.rng.randrange(len(measure.qualitative))]
             text = choice.texts[0] if choice.texts else choice.band
             return self._observation(
                 code.code, display, {"valueCodeableConcept": {"text": text}}, "laboratory"
             )
-        unit = code.unit or measure.canonical_unit
+        unit = code.unit or measure.canonical_unit or ""
         factor = self.kb.unit_factors[measure.id].get(normalise_unit(unit))
         if factor is None:
-            unit, factor = measure.canonical_unit, 1.0
+            unit, factor = measure.canonical_unit or "", 1.0
         low, high = _span(measure)
         value = self.rng.uniform(low, high) * factor
         category = "survey" if getattr(measure, "kind", "lab") == "score" else "laboratory"

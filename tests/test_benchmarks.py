@@ -52,12 +52,16 @@ def test_synthetic_patient_is_deterministic_and_mixes_known_and_unknown_codes(
     codes = [obs["code"]["coding"][0]["code"] for obs in observations]
     relevant = [c for c in codes if c in known]
     assert 20 <= len(relevant) <= 40  # about 30%, the rest are codes no rule reads
-    # Several values per analyte, on different dates.
-    for code in set(relevant):
-        dates = {
-            o["effectiveDateTime"] for o in observations if o["code"]["coding"][0]["code"] == code
-        }
-        assert len(dates) >= 2
+    # Several values per analyte, on different dates (enough Observations for every measure).
+    larger = _observations(orjson.loads(synthetic_request(kb, service, 1000)))
+    by_measure: dict[str, set[str]] = {}
+    for obs in larger:
+        coding = obs["code"]["coding"][0]
+        measure = kb.measure_codes.get(coding["code"], {}).get(LOINC)
+        if measure is not None:
+            by_measure.setdefault(measure.id, set()).add(obs["effectiveDateTime"])
+    assert len(by_measure) >= len(kb.measures) // 2
+    assert all(len(dates) >= 2 for dates in by_measure.values())
     entries = {k: v for k, v in body["prefetch"].items() if isinstance(v, dict)}
     kinds = {
         e["resource"]["resourceType"]
