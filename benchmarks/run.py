@@ -37,6 +37,7 @@ from benchmarks.synthetic import (
     synthea_request,
     synthetic_request,
 )
+from cds_service.app import freeze_startup_heap
 from cds_service.knowledge import KnowledgeBase, load_knowledge
 from cds_service.services import ServiceRegistry, load_services
 from cds_service.settings import PROJECT_ROOT, Settings
@@ -87,6 +88,7 @@ def run_inprocess(
 ) -> list[dict[str, Any]]:
     settings = Settings(auth="off")
     now = reference_now()
+    freeze_startup_heap()  # as each worker does at start (app.py)
     cases: list[tuple[str, str, bytes, int | None]] = []
     for size in sizes:
         for service_id in (PATIENT_VIEW, ORDER_SIGN):
