@@ -8,6 +8,7 @@ the request path only does dictionary look-ups.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,9 +114,12 @@ class DerivedFile(_File):
     derived: list[DerivedMeasure] = []
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")  # \W is "not alphanumeric, not _" (str.isalnum's classes)
+
+
 def fold_text(text: str) -> str:
     """Lower-case, letters and digits only, single-spaced, padded: for whole-word matching."""
-    return " " + " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split()) + " "
+    return " " + _NOT_ALNUM.sub(" ", text.lower()).strip(" ") + " "
 
 
 def normalise_unit(unit: str) -> str:

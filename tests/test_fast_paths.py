@@ -1,0 +1,38 @@
+"""Fast paths (issue 7) give the same answers as the plain code they replaced."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cds_service.fhir_values import codings, concept_text, reference_id
+from cds_service.knowledge.loader import fold_text
+
+
+def _fold_text_by_characters(text: str) -> str:
+    return " " + " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split()) + " "
+
+
+@given(st.text())
+def test_fold_text_matches_the_character_by_character_definition(text: str) -> None:
+    assert fold_text(text) == _fold_text_by_characters(text)
+
+
+def test_fold_text_examples() -> None:
+    assert (
+        fold_text("Sertraline 50 MG Oral-Tablet (Zoloft®)")
+        == " sertraline 50 mg oral tablet zoloft "
+    )
+    assert fold_text("__  ") == "  "
+
+
+def test_mappings_other_than_dict_are_still_read() -> None:
+    """Dicts take the fast path; any other Mapping is read as before."""
+    coding: Mapping[str, str] = MappingProxyType({"system": "http://loinc.org", "code": "2132-9"})
+    concept = MappingProxyType({"coding": [coding], "text": " B12 "})
+    assert list(codings(concept)) == [coding]
+    assert concept_text(concept) == "B12"
+    assert reference_id(MappingProxyType({"reference": "Patient/p-1"})) == "p-1"
