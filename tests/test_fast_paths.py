@@ -8,7 +8,9 @@ from types import MappingProxyType
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cds_service.engine.safety import targets
 from cds_service.fhir_values import codings, concept_text, reference_id
+from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.loader import fold_text
 
 
@@ -36,3 +38,13 @@ def test_mappings_other_than_dict_are_still_read() -> None:
     assert list(codings(concept)) == [coding]
     assert concept_text(concept) == "B12"
     assert reference_id(MappingProxyType({"reference": "Patient/p-1"})) == "p-1"
+
+
+def test_safety_index_holds_exactly_the_rules_that_target_each_intervention(
+    kb: KnowledgeBase,
+) -> None:
+    assert kb.safety_rules_by_intervention.keys() == kb.interventions.keys()
+    for intervention in kb.interventions.values():
+        expected = tuple(rule for rule in kb.safety_rules if targets(rule, intervention))
+        assert kb.safety_rules_by_intervention[intervention.id] == expected
+    assert any(kb.safety_rules_by_intervention.values())
