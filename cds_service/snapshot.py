@@ -222,7 +222,7 @@ class _Reader:
     def observation(self, resource: Mapping[str, Any]) -> None:
         measure_codes = self.kb.measure_codes
         code = resource.get("code")
-        if not isinstance(code, Mapping):
+        if not isinstance(code, MAPPING):
             return
         matched: tuple[Measure, str] | None = None
         for coding in as_list(code.get("coding")):
