@@ -614,7 +614,7 @@ def _replace_stale(fact: LabFact) -> LabFact:
 
 
 def _period_time(period: Any) -> datetime | None:
-    if not isinstance(period, Mapping):
+    if not isinstance(period, MAPPING):
         return None
     return parse_datetime(period.get("end")) or parse_datetime(period.get("start"))
 
@@ -749,7 +749,7 @@ def _medication_date(resource: Mapping[str, Any]) -> datetime | None:
         _period_end(_get(resource, "dispenseRequest", "validityPeriod")),
     ]
     for dosage in as_list(resource.get("dosageInstruction")) + as_list(resource.get("dosage")):
-        if isinstance(dosage, Mapping):
+        if isinstance(dosage, MAPPING):
             candidates.append(_period_end(_get(dosage, "timing", "repeat", "boundsPeriod")))
     candidates += [
         parse_datetime(resource.get("dateAsserted")),
@@ -771,18 +771,18 @@ def _medication_start(resource: Mapping[str, Any]) -> datetime | None:
         parse_datetime(resource.get("dateWritten")),
     ]
     for dosage in as_list(resource.get("dosageInstruction")) + as_list(resource.get("dosage")):
-        if isinstance(dosage, Mapping):
+        if isinstance(dosage, MAPPING):
             candidates.append(_period_start(_get(dosage, "timing", "repeat", "boundsPeriod")))
     dates = [d for d in candidates if d is not None]
     return min(dates) if dates else None
 
 
 def _period_start(period: Any) -> datetime | None:
-    return parse_datetime(period.get("start")) if isinstance(period, Mapping) else None
+    return parse_datetime(period.get("start")) if isinstance(period, MAPPING) else None
 
 
 def _period_end(period: Any) -> datetime | None:
-    if not isinstance(period, Mapping):
+    if not isinstance(period, MAPPING):
         return None
     return parse_datetime(period.get("end")) or parse_datetime(period.get("start"))
 
@@ -790,7 +790,7 @@ def _period_end(period: Any) -> datetime | None:
 def _get(mapping: Mapping[str, Any], *path: str) -> Any:
     current: Any = mapping
     for key in path:
-        if not isinstance(current, Mapping):
+        if not isinstance(current, MAPPING):
             return None
         current = current.get(key)
     return current
