@@ -508,10 +508,12 @@ def build_snapshot(
     """Read every prefetched resource once and the draft orders into a ``PatientSnapshot``."""
     reader = _Reader(kb, patient_id, now)
     questionnaire_responses: list[Mapping[str, Any]] = []
+    measure_codes = kb.measure_codes
     for resource in iter_resources(prefetch_values):
         rtype = resource["resourceType"]
         if rtype == "Observation":
-            reader.observation(resource)
+            if not _unread_code(resource, measure_codes):
+                reader.observation(resource)
         elif rtype in MEDICATION_ORDER_TYPES or rtype == "MedicationStatement":
             reader.medication_source(resource)
         elif rtype == "Medication":
@@ -593,6 +595,24 @@ def build_snapshot(
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _unread_code(resource: Mapping[str, Any], measure_codes: Mapping[str, Any]) -> bool:
+    """True for the common case decided without the full reader: a well-formed code whose
+    codings all name codes no measure uses (most of a record: vitals, panels, other labs)."""
+    code = resource.get("code")
+    if not isinstance(code, dict):
+        return False
+    coding = code.get("coding")
+    if not isinstance(coding, list):
+        return False
+    for item in coding:
+        if not isinstance(item, dict):
+            return False
+        value = item.get("code")
+        if not isinstance(value, str) or value in measure_codes:
+            return False
+    return True
 
 
 class _Candidate(NamedTuple):

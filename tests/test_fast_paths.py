@@ -12,6 +12,9 @@ from cds_service.engine.safety import targets
 from cds_service.fhir_values import codings, concept_text, reference_id
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.loader import fold_text
+from cds_service.snapshot import _unread_code
+
+LOINC = "http://loinc.org"
 
 
 def _fold_text_by_characters(text: str) -> str:
@@ -48,3 +51,19 @@ def test_safety_index_holds_exactly_the_rules_that_target_each_intervention(
         expected = tuple(rule for rule in kb.safety_rules if targets(rule, intervention))
         assert kb.safety_rules_by_intervention[intervention.id] == expected
     assert any(kb.safety_rules_by_intervention.values())
+
+
+def test_only_observations_with_no_known_code_skip_the_reader(kb: KnowledgeBase) -> None:
+    known = next(code for code, systems in kb.measure_codes.items() if LOINC in systems)
+
+    def obs(*codings: object) -> dict[str, object]:
+        return {"resourceType": "Observation", "code": {"coding": list(codings)}}
+
+    other = {"system": LOINC, "code": "8480-6"}  # systolic blood pressure: no rule reads it
+    assert _unread_code(obs(other), kb.measure_codes)
+    assert not _unread_code(obs(other, {"system": LOINC, "code": known}), kb.measure_codes)
+    # Anything unusual goes to the tolerant reader, which decides and explains.
+    assert not _unread_code(obs(other, "not a coding"), kb.measure_codes)
+    assert not _unread_code(obs({"system": LOINC, "code": ["2132-9"]}), kb.measure_codes)
+    assert not _unread_code({"resourceType": "Observation", "code": [other]}, kb.measure_codes)
+    assert not _unread_code({"resourceType": "Observation"}, kb.measure_codes)
