@@ -597,6 +597,12 @@ def build_snapshot(
 # ---------------------------------------------------------------------------------------------
 
 
+def _replace_stale(fact: LabFact) -> LabFact:
+    from dataclasses import replace
+
+    return replace(fact, stale=True)
+
+
 def _unread_code(resource: Mapping[str, Any], measure_codes: Mapping[str, Any]) -> bool:
     """True for the common case decided without the full reader: a well-formed code whose
     codings all name codes no measure uses (most of a record: vitals, panels, other labs)."""
@@ -625,12 +631,6 @@ class _Candidate(NamedTuple):
 
 def _candidate_time(candidate: _Candidate) -> datetime:
     return candidate.effective
-
-
-def _replace_stale(fact: LabFact) -> LabFact:
-    from dataclasses import replace
-
-    return replace(fact, stale=True)
 
 
 def _period_time(period: Any) -> datetime | None:
