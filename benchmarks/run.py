@@ -276,10 +276,12 @@ def main(argv: list[str] | None = None) -> None:
         "command": "make bench" if not quick else "python -m benchmarks.run --quick",
         "service_config": (
             "`cds-service serve` (uvicorn, uvloop + httptools) with production defaults "
-            "(`CDS_LOG_LEVEL=INFO` with uvicorn's access log to a file, `CDS_VALIDATE_RESPONSES=false`, "
-            "SQLite audit database in a temporary directory) except `CDS_AUTH=off`: the load "
-            "generator signs no JWTs (`benchmarks/auth_verify.py` measures verification alone). "
-            "The floor app runs under the same uvicorn options."
+            "(`CDS_LOG_LEVEL=INFO`: the service's JSON access log, one line per call, to a file; "
+            "metrics on; `CDS_VALIDATE_RESPONSES=false`; SQLite audit database in a temporary "
+            "directory) except `CDS_AUTH=off`: the load generator signs no JWTs "
+            "(`benchmarks/auth_verify.py` measures verification alone). The floor app runs "
+            "under uvicorn with the same host, workers and log level (uvicorn's own access log, "
+            "one line per call)."
         ),
     }
     deadline = time.monotonic() + args.wait_idle
