@@ -32,5 +32,9 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Performance benchmarks (issue 7): ~10 minutes, results in docs/benchmarks.md. Not part of `make test`.
+bench: install
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info

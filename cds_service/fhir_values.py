@@ -13,6 +13,9 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+# For isinstance: JSON objects are dicts, checked first in C; other Mappings still pass.
+# (isinstance(x, Mapping) alone runs the ABC machinery, a large share of reading a bundle.)
+MAPPING = (dict, Mapping)
 _PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 
@@ -50,16 +53,16 @@ def as_list(value: Any) -> list[Any]:
 def codings(concept: Any) -> Iterator[Mapping[str, Any]]:
     """The codings of a CodeableConcept (or a list of them), skipping malformed entries."""
     for item in as_list(concept):
-        if isinstance(item, Mapping):
+        if isinstance(item, MAPPING):
             for coding in as_list(item.get("coding")):
-                if isinstance(coding, Mapping):
+                if isinstance(coding, MAPPING):
                     yield coding
 
 
 def concept_text(concept: Any) -> str | None:
     """The human-readable name of a CodeableConcept: text, else the first display."""
     for item in as_list(concept):
-        if isinstance(item, Mapping):
+        if isinstance(item, MAPPING):
             text = item.get("text")
             if isinstance(text, str) and text.strip():
                 return text.strip()
@@ -80,7 +83,7 @@ def finite_number(value: Any) -> float | None:
 
 def reference_id(reference: Any) -> str | None:
     """The logical id at the end of a Reference ("Patient/1", "urn:uuid:1", absolute URLs)."""
-    if not isinstance(reference, Mapping):
+    if not isinstance(reference, MAPPING):
         return None
     ref = reference.get("reference")
     if not isinstance(ref, str) or not ref:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from cds_service.classify import (
     DrugMatch,
@@ -22,6 +22,7 @@ from cds_service.classify import (
 )
 from cds_service.doses import DoseEstimate, ordered_doses
 from cds_service.fhir_values import (
+    MAPPING,
     as_list,
     codings,
     concept_text,
@@ -162,13 +163,13 @@ class PatientSnapshot:
 def iter_resources(values: Iterable[Any]) -> Iterator[Mapping[str, Any]]:
     """Resources from prefetch values: a resource, a Bundle's entries, or nothing for null."""
     for value in values:
-        if not isinstance(value, Mapping):
+        if not isinstance(value, MAPPING):
             continue
         if value.get("resourceType") == "Bundle":
             for entry in as_list(value.get("entry")):
-                if isinstance(entry, Mapping):
+                if isinstance(entry, MAPPING):
                     resource = entry.get("resource")
-                    if isinstance(resource, Mapping) and isinstance(
+                    if isinstance(resource, MAPPING) and isinstance(
                         resource.get("resourceType"), str
                     ):
                         yield resource
@@ -186,6 +187,8 @@ class _Reader:
         self.loinc = kb.system_uris.get("loinc")
         self.latest: dict[str, LabFact] = {}
         self.latest_stale: dict[str, LabFact] = {}
+        # measure id -> dated results not yet read: only the newest usable one is converted.
+        self.candidates: dict[str, list[_Candidate]] = {}
         self.ignored: list[Ignored] = []
         self.birth_date: date | None = None
         self.sex: str | None = None
@@ -219,7 +222,7 @@ class _Reader:
     def observation(self, resource: Mapping[str, Any]) -> None:
         measure_codes = self.kb.measure_codes
         code = resource.get("code")
-        if not isinstance(code, Mapping):
+        if not isinstance(code, MAPPING):
             return
         matched: tuple[Measure, str] | None = None
         for coding in as_list(code.get("coding")):
@@ -263,16 +266,30 @@ class _Reader:
         if effective > self.now + FUTURE_TOLERANCE:
             self.ignored.append(Ignored(ref, "dated in the future"))
             return
-        fact = self._value(ref, carrier, measure, code, effective)
-        if fact is None:
-            return
-        stale = self.now - effective > timedelta(days=measure.stale_after_days)
-        target = self.latest_stale if stale else self.latest
-        if stale:
-            fact = _replace_stale(fact)
-        previous = target.get(measure.id)
-        if previous is None or fact.effective > previous.effective:
-            target[measure.id] = fact
+        self.candidates.setdefault(measure.id, []).append(
+            _Candidate(effective, ref, carrier, measure, code)
+        )
+
+    def settle_labs(self) -> None:
+        """Per measure, read results newest first and keep the first usable one.
+
+        A patient record holds many results per analyte over the years; only the latest is
+        used, so older ones are never converted (a usable older result is superseded, not
+        "not checked"). Newer results that cannot be used are named in ``ignored``.
+        """
+        for measure_id, candidates in self.candidates.items():
+            # Stable sort: of two results with the same time, the first in the data wins.
+            candidates.sort(key=_candidate_time, reverse=True)
+            for candidate in candidates:
+                effective, ref, carrier, measure, code = candidate
+                fact = self._value(ref, carrier, measure, code, effective)
+                if fact is None:
+                    continue
+                if self.now - effective > timedelta(days=measure.stale_after_days):
+                    self.latest_stale[measure_id] = _replace_stale(fact)
+                else:
+                    self.latest[measure_id] = fact
+                break
 
     def _value(
         self,
@@ -491,10 +508,12 @@ def build_snapshot(
     """Read every prefetched resource once and the draft orders into a ``PatientSnapshot``."""
     reader = _Reader(kb, patient_id, now)
     questionnaire_responses: list[Mapping[str, Any]] = []
+    measure_codes = kb.measure_codes
     for resource in iter_resources(prefetch_values):
         rtype = resource["resourceType"]
         if rtype == "Observation":
-            reader.observation(resource)
+            if not _unread_code(resource, measure_codes):
+                reader.observation(resource)
         elif rtype in MEDICATION_ORDER_TYPES or rtype == "MedicationStatement":
             reader.medication_source(resource)
         elif rtype == "Medication":
@@ -505,6 +524,7 @@ def build_snapshot(
             reader.patient(resource)
         elif rtype == "QuestionnaireResponse":
             questionnaire_responses.append(resource)
+    reader.settle_labs()
 
     medications = []
     for resource in reader.med_resources:
@@ -583,8 +603,38 @@ def _replace_stale(fact: LabFact) -> LabFact:
     return replace(fact, stale=True)
 
 
+def _unread_code(resource: Mapping[str, Any], measure_codes: Mapping[str, Any]) -> bool:
+    """True for the common case decided without the full reader: a well-formed code whose
+    codings all name codes no measure uses (most of a record: vitals, panels, other labs)."""
+    code = resource.get("code")
+    if not isinstance(code, dict):
+        return False
+    coding = code.get("coding")
+    if not isinstance(coding, list):
+        return False
+    for item in coding:
+        if not isinstance(item, dict):
+            return False
+        value = item.get("code")
+        if not isinstance(value, str) or value in measure_codes:
+            return False
+    return True
+
+
+class _Candidate(NamedTuple):
+    effective: datetime
+    ref: str
+    carrier: Mapping[str, Any]
+    measure: Measure
+    code: str
+
+
+def _candidate_time(candidate: _Candidate) -> datetime:
+    return candidate.effective
+
+
 def _period_time(period: Any) -> datetime | None:
-    if not isinstance(period, Mapping):
+    if not isinstance(period, MAPPING):
         return None
     return parse_datetime(period.get("end")) or parse_datetime(period.get("start"))
 
@@ -719,7 +769,7 @@ def _medication_date(resource: Mapping[str, Any]) -> datetime | None:
         _period_end(_get(resource, "dispenseRequest", "validityPeriod")),
     ]
     for dosage in as_list(resource.get("dosageInstruction")) + as_list(resource.get("dosage")):
-        if isinstance(dosage, Mapping):
+        if isinstance(dosage, MAPPING):
             candidates.append(_period_end(_get(dosage, "timing", "repeat", "boundsPeriod")))
     candidates += [
         parse_datetime(resource.get("dateAsserted")),
@@ -741,18 +791,18 @@ def _medication_start(resource: Mapping[str, Any]) -> datetime | None:
         parse_datetime(resource.get("dateWritten")),
     ]
     for dosage in as_list(resource.get("dosageInstruction")) + as_list(resource.get("dosage")):
-        if isinstance(dosage, Mapping):
+        if isinstance(dosage, MAPPING):
             candidates.append(_period_start(_get(dosage, "timing", "repeat", "boundsPeriod")))
     dates = [d for d in candidates if d is not None]
     return min(dates) if dates else None
 
 
 def _period_start(period: Any) -> datetime | None:
-    return parse_datetime(period.get("start")) if isinstance(period, Mapping) else None
+    return parse_datetime(period.get("start")) if isinstance(period, MAPPING) else None
 
 
 def _period_end(period: Any) -> datetime | None:
-    if not isinstance(period, Mapping):
+    if not isinstance(period, MAPPING):
         return None
     return parse_datetime(period.get("end")) or parse_datetime(period.get("start"))
 
@@ -760,7 +810,7 @@ def _period_end(period: Any) -> datetime | None:
 def _get(mapping: Mapping[str, Any], *path: str) -> Any:
     current: Any = mapping
     for key in path:
-        if not isinstance(current, Mapping):
+        if not isinstance(current, MAPPING):
             return None
         current = current.get(key)
     return current

@@ -145,7 +145,7 @@ def check_subject(
     others = therapy_without(pool, subject)
     view = replace(snapshot, medications=others, drafts=())
     hits = []
-    for rule in kb.safety_rules:
+    for rule in _rules_for(subject, kb):
         if scope not in rule.scope or not applies(rule, subject):
             continue
         trace = Trace()
@@ -155,6 +155,20 @@ def check_subject(
         if fires:
             hits.append(SafetyHit(rule, trace, note))
     return tuple(hits)
+
+
+def _rules_for(subject: Subject, kb: KnowledgeBase) -> Iterable[SafetyRule]:
+    """The rules that may apply: for a suggestion (one intervention, no drug), its indexed
+    rules, in file order; for a drug or a draft order, every rule (``applies`` decides)."""
+    if (
+        subject.fact is None
+        and len(subject.interventions) == 1
+        and not (subject.ingredients or subject.classes)
+    ):
+        by_intervention = kb.safety_rules_by_intervention.get(subject.interventions[0].id)
+        if by_intervention is not None:
+            return by_intervention
+    return kb.safety_rules
 
 
 def check_intervention(

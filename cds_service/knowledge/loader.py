@@ -8,6 +8,7 @@ the request path only does dictionary look-ups.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,9 +114,12 @@ class DerivedFile(_File):
     derived: list[DerivedMeasure] = []
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")  # \W is "not alphanumeric, not _" (str.isalnum's classes)
+
+
 def fold_text(text: str) -> str:
     """Lower-case, letters and digits only, single-spaced, padded: for whole-word matching."""
-    return " " + " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split()) + " "
+    return " " + _NOT_ALNUM.sub(" ", text.lower()).strip(" ") + " "
 
 
 def normalise_unit(unit: str) -> str:
@@ -166,6 +170,11 @@ class KnowledgeBase:
     )
     # Class and ingredient ids some safety rule names in applies_to.medications.
     safety_drug_targets: frozenset[str] = frozenset()
+    # intervention id -> the safety rules that target it (by id, tag or all_supplements), in
+    # file order: checking a suggestion visits these, not every rule.
+    safety_rules_by_intervention: dict[str, tuple[SafetyRule, ...]] = field(
+        default_factory=dict, repr=False
+    )
     definitions: dict[str, Definition] = field(default_factory=dict, repr=False)
     # QuestionnaireResponse reading (snapshot.py): canonical URL prefix -> questionnaire ids,
     # and item key (linkId without "/", or item code) -> questionnaire ids that score it.
@@ -584,6 +593,12 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         safety_drug_targets=frozenset(
             drug for rule in safety_rules for drug in rule.applies_to.medications
         ),
+        safety_rules_by_intervention={
+            intervention.id: tuple(
+                rule for rule in safety_rules if _targets(rule, intervention.id, intervention.tags)
+            )
+            for intervention in interventions.values()
+        },
         definitions=definitions,
         questionnaire_urls=questionnaire_urls,
         questionnaire_items=questionnaire_items,
@@ -591,6 +606,16 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         intervention_codes=intervention_codes,
         intervention_names=tuple(sorted(intervention_names, key=lambda item: -len(item[0]))),
         derived=derived,
+    )
+
+
+def _targets(rule: SafetyRule, intervention_id: str, tags: Iterable[str]) -> bool:
+    """engine.safety.targets, on ids (the loader cannot import the engine)."""
+    target = rule.applies_to
+    return (
+        target.all_supplements
+        or intervention_id in target.interventions
+        or any(tag in tags for tag in target.tags)
     )
 
 

@@ -175,34 +175,29 @@ class SQLAuditStore:
         return sqlite.insert(table)
 
     async def record_invocation(self, invocation: InvocationAudit) -> None:
-        """Store one invocation with its cards and suggestions.
+        """Store one invocation with its cards and suggestions (see ``record_invocations``)."""
+        await self.record_invocations([invocation])
 
+    async def record_invocations(self, batch: Sequence[InvocationAudit]) -> None:
+        """Store invocations with their cards and suggestions, all in one transaction.
+
+        One commit (one fsync) for the whole batch: written one at a time, an invocation
+        costs about 2 ms of CPU and an fsync, more than evaluating the hook call itself.
         Feedback that arrived before the invocation was written (the route schedules this
         write after answering) is marked as known here, so the flag does not depend on order.
         """
-        started_at = invocation.started_at
-        if started_at.tzinfo is None:
-            started_at = started_at.replace(tzinfo=UTC)
-        row = {
-            "hook_instance": _bounded(invocation.hook_instance),
-            "service_id": _bounded(invocation.service_id),
-            "hook": _bounded(invocation.hook),
-            "started_at": started_at,
-            "patient_ref": self._pseudonymize(invocation.patient_id),
-            "patient_key_id": self._pseudonymize.key_id,
-            "knowledge_version": _bounded(invocation.knowledge_version),
-            "latency_ms": float(invocation.latency_ms),
-            "status": int(invocation.status),
-            "recorded_at": self._clock(),
-        }
+        if not batch:
+            return
+        recorded_at = self._clock()
+        rows = [self._invocation_row(invocation, recorded_at) for invocation in batch]
 
         async def write(conn: AsyncConnection) -> None:
+            # One INSERT ... RETURNING for the batch; ids come back in parameter order.
             result = await conn.execute(
-                sa.insert(invocations).values(row).returning(invocations.c.id)
+                sa.insert(invocations).returning(invocations.c.id, sort_by_parameter_order=True),
+                rows,
             )
-            invocation_id = result.scalar_one()
-            if not invocation.cards:
-                return
+            invocation_ids = list(result.scalars())
             card_rows = [
                 {
                     "uuid": _bounded(card.uuid),
@@ -212,8 +207,11 @@ class SQLAuditStore:
                     "topic": _bounded(card.topic),
                     "rule_ids": list(card.rule_ids),
                 }
+                for invocation, invocation_id in zip(batch, invocation_ids, strict=True)
                 for position, card in enumerate(invocation.cards)
             ]
+            if not card_rows:
+                return
             # A card uuid seen before (a client retrying with the same hookInstance and a
             # service that derives uuids from it) stays with its first invocation.
             await conn.execute(
@@ -226,6 +224,7 @@ class SQLAuditStore:
                     "position": position,
                     "kind": _bounded(suggestion.kind),
                 }
+                for invocation in batch
                 for card in invocation.cards
                 for position, suggestion in enumerate(card.suggestions)
             ]
@@ -246,6 +245,23 @@ class SQLAuditStore:
             )
 
         await self._transaction(write, "invocation")
+
+    def _invocation_row(self, invocation: InvocationAudit, recorded_at: datetime) -> dict[str, Any]:
+        started_at = invocation.started_at
+        if started_at.tzinfo is None:
+            started_at = started_at.replace(tzinfo=UTC)
+        return {
+            "hook_instance": _bounded(invocation.hook_instance),
+            "service_id": _bounded(invocation.service_id),
+            "hook": _bounded(invocation.hook),
+            "started_at": started_at,
+            "patient_ref": self._pseudonymize(invocation.patient_id),
+            "patient_key_id": self._pseudonymize.key_id,
+            "knowledge_version": _bounded(invocation.knowledge_version),
+            "latency_ms": float(invocation.latency_ms),
+            "status": int(invocation.status),
+            "recorded_at": recorded_at,
+        }
 
     async def record_feedback(self, service_id: str, feedback_items: Sequence[Feedback]) -> None:
         """Store a batch atomically and idempotently; return only once it is committed."""
