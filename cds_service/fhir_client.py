@@ -8,6 +8,7 @@ logged.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ import httpx
 import orjson
 
 from cds_service.errors import FHIRFetchError
+
+logger = logging.getLogger(__name__)
 
 FHIR_ACCEPT = "application/fhir+json, application/json+fhir;q=0.9, application/json;q=0.8"
 
@@ -52,6 +55,11 @@ class FhirClient:
             raise FHIRFetchError("the FHIR server did not answer in time", kind="timeout") from exc
         except httpx.TransportError as exc:
             raise FHIRFetchError("the FHIR server could not be reached", kind="connect") from exc
+        except Exception as exc:
+            # httpx refuses some URLs and headers outright (InvalidURL, a port out of range
+            # surfacing as an ExceptionGroup, a header it cannot encode): still a failed read.
+            logger.warning("FHIR request could not be made: %s", type(exc).__name__)
+            raise FHIRFetchError("the FHIR request could not be made", kind="request") from exc
         if response.status_code in (404, 410):
             return None
         if response.status_code >= 400:
