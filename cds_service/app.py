@@ -41,6 +41,7 @@ from cds_service.health import router as operations_router
 from cds_service.instrument import CallNote, InstrumentMiddleware, MeasuredFhirClient, call_note
 from cds_service.knowledge import KnowledgeBase, load_knowledge
 from cds_service.openapi import feedback_request_schema, hook_request_schema
+from cds_service.openapi import install as install_openapi
 from cds_service.pipeline import Evaluation, evaluate
 from cds_service.prefetch import PrefetchResult, resolve
 from cds_service.protocol import FeedbackRequest, HookRequest
@@ -326,6 +327,8 @@ def create_app(
     @app.get("/healthz", tags=["Operations"], summary="Liveness: the process answers")
     async def healthz() -> Response:
         return json_response({"status": "ok"})
+
+    install_openapi(app, registry)  # documents every status each route answers
 
     return app
 

@@ -285,20 +285,74 @@ def hook_request_schema(registry: ServiceRegistry) -> dict[str, Any]:
         "properties": {
             "hook": {"type": "string", "enum": hooks},
             "hookInstance": {"type": "string", "minLength": 1},
-            "fhirServer": {"type": "string"},
+            "fhirServer": {
+                "type": ["string", "null"],
+                "format": "uri",
+                "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+            },
             "fhirAuthorization": {
-                "type": "object",
+                "type": ["object", "null"],
                 "required": ["access_token"],
                 "properties": {
-                    "access_token": {"type": "string"},
+                    "access_token": {"type": "string", "pattern": "^[!-~]+$"},
                     "token_type": {"type": "string"},
-                    "expires_in": {"type": "integer"},
-                    "scope": {"type": "string"},
-                    "subject": {"type": "string"},
+                    "expires_in": {"type": ["integer", "null"]},
+                    "scope": {"type": ["string", "null"]},
+                    "subject": {"type": ["string", "null"]},
+                    "patient": {"type": ["string", "null"]},
                 },
             },
-            "context": {"type": "object"},
-            "prefetch": {"type": "object"},
+            "context": {
+                "type": "object",
+                "required": ["patientId"],
+                "properties": {
+                    "patientId": {"type": "string", "minLength": 1},
+                    "userId": {"type": "string"},
+                    "encounterId": {"type": "string"},
+                    "selections": {
+                        "type": ["array", "null"],
+                        "items": {"type": "string"},
+                        "description": "order-select; absent or null: every draft is selected.",
+                    },
+                    "draftOrders": {
+                        "type": "object",
+                        "description": "order-select and order-sign: a FHIR Bundle (REQUIRED).",
+                        "required": ["resourceType"],
+                        "properties": {
+                            "resourceType": {"type": "string", "enum": ["Bundle"]},
+                            "entry": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["resource"],
+                                    "properties": {
+                                        "resource": {
+                                            "type": "object",
+                                            "required": ["resourceType"],
+                                            "properties": {"resourceType": {"type": "string"}},
+                                        }
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+            "prefetch": {
+                "type": ["object", "null"],
+                "description": "Per key: a FHIR resource or Bundle, or null for no data "
+                "(a null prefetch, tolerated, is the same as none).",
+                "additionalProperties": {
+                    "anyOf": [
+                        {"type": "null"},
+                        {
+                            "type": "object",
+                            "required": ["resourceType"],
+                            "properties": {"resourceType": {"type": "string"}},
+                        },
+                    ]
+                },
+            },
         },
     }
     worked = {name: ex for hook in hooks for name, ex in examples(hook).items()}
@@ -374,3 +428,204 @@ def feedback_request_schema() -> dict[str, Any]:
             "503": {**_OUTCOME, "description": "Could not be stored now; retry"},
         },
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Responses. Each operation lists every status it can answer, with the body's schema, so
+# clients (and schemathesis) can check what they get; FastAPI's default 422 never happens here.
+
+OPERATION_OUTCOME = {
+    "type": "object",
+    "description": "A short FHIR OperationOutcome; never a stack trace.",
+    "required": ["resourceType", "issue"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+        "issue": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["severity", "code"],
+                "properties": {
+                    "severity": {"type": "string", "enum": ["fatal", "error", "warning"]},
+                    "code": {"type": "string"},
+                    "diagnostics": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+_NON_EMPTY = {"type": "string", "minLength": 1}
+_ACTION = {
+    "type": "object",
+    "required": ["type", "description"],
+    "properties": {
+        "type": {"type": "string", "enum": ["create", "update", "delete"]},
+        "description": _NON_EMPTY,
+        "resource": {"type": "object", "required": ["resourceType"]},
+        "resourceId": _NON_EMPTY,
+    },
+    "additionalProperties": False,
+}
+CARD = {
+    "type": "object",
+    "required": ["summary", "indicator", "source"],
+    "properties": {
+        "uuid": {"type": "string", "format": "uuid"},
+        "summary": {"type": "string", "minLength": 1, "maxLength": 139},
+        "detail": _NON_EMPTY,
+        "indicator": {"type": "string", "enum": ["info", "warning", "critical"]},
+        "source": {
+            "type": "object",
+            "required": ["label"],
+            "properties": {
+                "label": _NON_EMPTY,
+                "url": {"type": "string", "format": "uri"},
+                "icon": {"type": "string", "format": "uri"},
+                "topic": _CODING,
+            },
+            "additionalProperties": False,
+        },
+        "suggestions": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["label"],
+                "properties": {
+                    "label": _NON_EMPTY,
+                    "uuid": {"type": "string", "format": "uuid"},
+                    "isRecommended": {"type": "boolean"},
+                    "actions": {"type": "array", "minItems": 1, "items": _ACTION},
+                },
+                "additionalProperties": False,
+            },
+        },
+        "selectionBehavior": {"type": "string", "enum": ["at-most-one", "any"]},
+        "overrideReasons": {
+            "type": "array",
+            "minItems": 1,
+            "items": {**_CODING, "required": ["system", "code", "display"]},
+        },
+        "links": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["label", "url", "type"],
+                "properties": {
+                    "label": _NON_EMPTY,
+                    "url": {"type": "string", "format": "uri"},
+                    "type": {"type": "string", "enum": ["absolute", "smart"]},
+                    "appContext": _NON_EMPTY,
+                },
+                "additionalProperties": False,
+            },
+        },
+    },
+    "additionalProperties": False,
+}
+CDS_RESPONSE = {
+    "type": "object",
+    "description": "CDS Hooks 2.0 response; `cards` is [] when there is no guidance.",
+    "required": ["cards"],
+    "properties": {
+        "cards": {"type": "array", "items": CARD},
+        "systemActions": {"type": "array", "minItems": 1, "items": _ACTION},
+        "extension": {"type": "object", "minProperties": 1},
+    },
+    "additionalProperties": False,
+}
+DISCOVERY = {
+    "type": "object",
+    "required": ["services"],
+    "properties": {
+        "services": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["hook", "id", "description"],
+                "properties": {
+                    "hook": _NON_EMPTY,
+                    "id": _NON_EMPTY,
+                    "title": _NON_EMPTY,
+                    "description": _NON_EMPTY,
+                    "usageRequirements": _NON_EMPTY,
+                    "prefetch": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+            },
+        }
+    },
+}
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    meaning = {
+        400: "The body is not a valid request for this service (malformed JSON, missing fields).",
+        404: "No CDS service with this id.",
+        405: "Method not allowed.",
+        412: "Data the service needs is neither in prefetch nor obtainable from fhirServer.",
+        413: "The body is larger than CDS_MAX_BODY_BYTES.",
+        415: "The body is not JSON.",
+        503: "A dependency (the database) is unavailable; retry later.",
+    }
+    responses: dict[str, Any] = {
+        str(status): _json(meaning[status], OPERATION_OUTCOME) for status in statuses
+    }
+    responses["401"] = {
+        "description": "Missing or invalid JWT (no body).",
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    }
+    return responses
+
+
+RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
+    ("/cds-services", "get"): {
+        "200": _json("The services offered.", DISCOVERY),
+        **_errors(),
+    },
+    ("/cds-services/{service_id}", "post"): {
+        "200": _json("Cards (possibly none).", CDS_RESPONSE),
+        **_errors(400, 404, 412, 413, 415),
+    },
+    ("/cds-services/{service_id}/feedback", "post"): {
+        "200": {"description": "The feedback is stored (committed); no body."},
+        **_errors(400, 404, 413, 415, 503),
+    },
+}
+
+
+def finish_schema(schema: dict[str, Any], registry: ServiceRegistry) -> dict[str, Any]:
+    """Complete FastAPI's generated document: real responses, and the service ids as an enum."""
+    for (path, method), responses in RESPONSES.items():
+        operation = schema.get("paths", {}).get(path, {}).get(method)
+        if operation is None:
+            continue
+        operation["responses"] = responses
+        for parameter in operation.get("parameters", []):
+            if parameter.get("name") == "service_id":
+                parameter["schema"] = {"type": "string", "enum": sorted(registry.services)}
+    components = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    if "components" in schema and not components:
+        schema["components"].pop("schemas", None)
+        if not schema["components"]:
+            del schema["components"]
+    return schema
+
+
+def install(app: Any, registry: ServiceRegistry) -> None:
+    """Serve the finished document at /openapi.json (generated once, then cached by FastAPI)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        cached = app.openapi_schema is not None
+        schema: dict[str, Any] = generate()
+        return schema if cached else finish_schema(schema, registry)
+
+    app.openapi = openapi
