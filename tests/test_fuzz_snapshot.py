@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from cds_service.fhir_values import as_list
 from cds_service.knowledge import KnowledgeBase, load_knowledge, normalise_unit
+from cds_service.knowledge.schema import Questionnaire
 from cds_service.settings import PROJECT_ROOT
 from cds_service.snapshot import PatientSnapshot, build_snapshot
 from tests.factories import PATIENT_ID, RXNORM, SNOMED, hook_request
@@ -110,7 +111,13 @@ def other_resources() -> list[dict[str, Any]]:
             },
             "authoredOn": "2026-05-01",
             "dosageInstruction": [
-                {"timing": {"repeat": {"boundsPeriod": {"start": "2026-05-01"}}}}
+                {
+                    "timing": {
+                        "repeat": {"boundsPeriod": {"start": "2026-05-01"}, "frequency": 1},
+                        "code": {"coding": [{"code": "QD"}]},
+                    },
+                    "doseAndRate": [{"doseQuantity": {"value": 50, "unit": "mg"}}],
+                }
             ],
         },
         {
@@ -143,9 +150,70 @@ def other_resources() -> list[dict[str, Any]]:
             "id": "qr-1",
             "status": "completed",
             "subject": {"reference": f"Patient/{PATIENT_ID}"},
-            "item": [{"linkId": "1", "answer": [{"valueInteger": 2}]}],
+            "questionnaire": "http://loinc.org/q/44249-1",
+            "authored": "2026-05-20T10:00:00Z",
+            "item": [
+                {
+                    "linkId": "/44249-1",
+                    "item": [
+                        {
+                            "linkId": f"/44249-1/{link}",
+                            "answer": [
+                                {
+                                    "valueCoding": {
+                                        "system": "http://loinc.org",
+                                        "code": "LA6570-1",
+                                        "extension": [
+                                            {
+                                                "url": "http://hl7.org/fhir/StructureDefinition/ordinalValue",
+                                                "valueDecimal": 2,
+                                            }
+                                        ],
+                                    }
+                                }
+                            ],
+                        }
+                        for link in PHQ9_ITEMS
+                    ],
+                }
+            ],
         },
     ]
+
+
+PHQ9_ITEMS = [
+    "44250-9",
+    "44255-8",
+    "44259-0",
+    "44254-1",
+    "44251-7",
+    "44258-2",
+    "44252-5",
+    "44253-3",
+    "44260-8",
+]
+
+
+def supplement_draft() -> dict[str, Any]:
+    """A dosed supplement order (tryptophan), as a draft: exercises doses and the safety gate."""
+    return {
+        "resourceType": "MedicationRequest",
+        "id": "draft-supplement",
+        "status": "draft",
+        "intent": "proposal",
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+        "medicationCodeableConcept": {
+            "coding": [{"system": RXNORM, "code": "10898", "display": "tryptophan"}],
+            "text": "L-Tryptophan 500 MG Oral Capsule",
+        },
+        "dosageInstruction": [
+            {
+                "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "capsule"}}],
+                "doseQuantity": {"value": 500, "unit": "mg"},
+            }
+        ],
+    }
 
 
 def carries_known_code(resource: Mapping[str, Any]) -> bool:
@@ -176,12 +244,14 @@ def assert_sane(snap: PatientSnapshot) -> None:
     """Whatever went in, what came out is well-typed and usable downstream."""
     for fact in (*snap.labs.values(), *snap.stale_labs.values()):
         assert fact.value is None or math.isfinite(fact.value), fact
-        assert fact.unit == KB.measures[fact.measure_id].canonical_unit or fact.value is None
+        assert fact.unit == (KB.measures[fact.measure_id].canonical_unit or "")
         assert fact.effective <= NOW + timedelta(days=1)
     for item in snap.ignored:
         assert isinstance(item.ref, str) and isinstance(item.reason, str) and item.reason
     for medication in (*snap.medications, *snap.drafts):
         assert isinstance(medication.name, str) and medication.name
+        for dose in medication.doses.values():
+            assert math.isfinite(dose.amount) and dose.amount > 0, dose
     assert snap.birth_date is None or snap.birth_date.year >= 1
     assert snap.sex is None or isinstance(snap.sex, str)
 
@@ -269,7 +339,11 @@ def test_a_well_formed_quantity_is_used_exactly(
     snap = snapshot(resource)
     assert_sane(snap)
     expected = number / factor
-    if math.isfinite(expected):
+    measure = KB.measures[measure_id]
+    in_range = not isinstance(measure, Questionnaire) or (
+        measure.min_score <= expected <= measure.max_score
+    )
+    if math.isfinite(expected) and in_range:
         [fact] = used(snap, OBS_REF)
         assert fact.value == pytest.approx(expected, rel=1e-9, abs=1e-300)
         assert fact.measure_id == measure_id
@@ -353,6 +427,23 @@ def test_extensions_and_unknown_fields_do_not_change_what_is_read(
     ]
 
 
+@FUZZ
+@given(st.data())
+def test_a_mangled_dosage_gives_a_finite_dose_or_none(data: st.DataObject) -> None:
+    template = supplement_draft()
+    dosage = template["dosageInstruction"][0]
+    dosage["doseAndRate"][0]["doseQuantity"] = {
+        "value": data.draw(st.one_of(scalars, st.floats(min_value=1e-320, max_value=1e308))),
+        "unit": data.draw(st.sampled_from(["mg", "g", "ug", "capsule", "mL", "IU", "furlong"])),
+    }
+    dosage["timing"]["repeat"]["period"] = data.draw(st.one_of(scalars, st.just(5e-324)))
+    dosage["timing"]["repeat"]["frequency"] = data.draw(st.one_of(scalars, st.just(1e308)))
+    draft = data.draw(mutated(template, protect=frozenset({"resourceType", "id"})))
+    snap = snapshot(draft_orders={"resourceType": "Bundle", "entry": [{"resource": draft}]})
+    assert_sane(snap)
+    assert [d.ref for d in snap.drafts] == ["MedicationRequest/draft-supplement"]
+
+
 # ---------------------------------------------------------------------------------------------
 # The whole pipeline on hostile data: a valid CDS Hooks response, whatever the prefetch holds
 
@@ -367,15 +458,20 @@ def test_the_pipeline_answers_validly_on_mangled_data(data: st.DataObject) -> No
     resources = [data.draw(mutated(r, protect=frozenset({"resourceType"}))) for r in templates]
     draft = data.draw(mutated(other_resources()[1], protect=frozenset({"resourceType", "id"})))
     draft["status"] = "draft"
+    supplement = data.draw(mutated(supplement_draft(), protect=frozenset({"resourceType", "id"})))
     hook = data.draw(st.sampled_from(["patient-view", "order-select", "order-sign"]))
     prefetch = {
         "patient": resources[1],
         "observations": {"resourceType": "Bundle", "entry": [{"resource": resources[0]}]},
         "medicationRequests": {"resourceType": "Bundle", "entry": [{"resource": resources[2]}]},
         "medicationStatements": {"resourceType": "Bundle", "entry": [{"resource": resources[3]}]},
-        "conditions": {"resourceType": "Bundle", "entry": [{"resource": r} for r in resources[4:]]},
+        "conditions": {
+            "resourceType": "Bundle",
+            "entry": [{"resource": r} for r in resources[4:6]],
+        },
+        "questionnaireResponses": {"resourceType": "Bundle", "entry": [{"resource": resources[6]}]},
     }
-    request = hook_request(hook, prefetch=prefetch, draft_orders=[draft])
+    request = hook_request(hook, prefetch=prefetch, draft_orders=[draft, supplement])
     if hook == "order-select":
         request["context"]["selections"] = ["MedicationRequest/mr-1", "garbage"]
     run_hook(KB, request, now=NOW)  # asserts the response is valid CDS Hooks
