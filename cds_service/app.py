@@ -205,7 +205,11 @@ def create_app(
             app.state.http_client = client
             if trusted is not None:
                 app.state.authenticator = Authenticator(trusted, client)
-            app.state.fhir = MeasuredFhirClient(client, max_pages=settings.fhir_max_pages)
+            app.state.fhir = MeasuredFhirClient(
+                client,
+                max_pages=settings.fhir_max_pages,
+                max_bytes=settings.fhir_max_response_bytes,
+            )
             # Connects and applies migrations; unsafe storage settings stop the start here.
             app.state.store = await SQLAuditStore.open(settings)
             app.state.audit_writer = AuditWriter(

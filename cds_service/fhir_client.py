@@ -41,16 +41,39 @@ def _origin(url: str) -> tuple[str, str]:
 
 
 class FhirClient:
-    def __init__(self, http: httpx.AsyncClient, *, max_pages: int) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, *, max_pages: int, max_bytes: int = 10 * 1024 * 1024
+    ) -> None:
         self._http = http
         self._max_pages = max_pages
+        self._max_bytes = max_bytes
+
+    async def _download(self, url: str, headers: dict[str, str]) -> tuple[httpx.Response, bytes]:
+        """The response and its body, read in chunks and abandoned past ``max_bytes``: a
+        misbehaving server cannot make the service hold an unbounded answer in memory."""
+        async with self._http.stream("GET", url, headers=headers) as response:
+            if response.status_code >= 400:
+                return response, b""  # the body of an error is never read
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._max_bytes:
+                raise FHIRFetchError("the FHIR server's answer is too large", kind="too-large")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self._max_bytes:
+                    raise FHIRFetchError("the FHIR server's answer is too large", kind="too-large")
+                chunks.append(chunk)
+            return response, b"".join(chunks)
 
     async def _get(self, url: str, token: str | None) -> Any:
         headers = {"Accept": FHIR_ACCEPT}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:
-            response = await self._http.get(url, headers=headers)
+            response, content = await self._download(url, headers)
+        except FHIRFetchError:
+            raise
         except httpx.TimeoutException as exc:
             raise FHIRFetchError("the FHIR server did not answer in time", kind="timeout") from exc
         except httpx.TransportError as exc:
@@ -71,7 +94,7 @@ class FhirClient:
         if content_type and "json" not in content_type.lower():
             raise FHIRFetchError("the FHIR server sent something that is not FHIR", kind="not-fhir")
         try:
-            body = orjson.loads(response.content)
+            body = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
             raise FHIRFetchError("the FHIR server sent malformed JSON", kind="decode") from exc
         if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):

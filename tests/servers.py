@@ -58,6 +58,12 @@ class FhirServerState:
     max_in_flight: int = 0
     unsupported_types: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Misbehaviour knobs (faults tests): a per-type delay on the behaving base, the size of
+    # the /giant answer, the pause between /drip bytes, and an event that ends every wait.
+    type_delay: dict[str, float] = field(default_factory=dict)
+    giant_bytes: int = 64 * 1024 * 1024
+    drip_interval: float = 0.2
+    stop: threading.Event = field(default_factory=threading.Event)
 
     def add(self, *resources: dict[str, Any]) -> None:
         for resource in resources:
@@ -68,7 +74,9 @@ class FhirServer:
     """A FHIR R4 server over real HTTP, with misbehaviours chosen by the first path segment.
 
     Base URLs: ``{url}/fhir`` behaves; ``/slow``, ``/e500``, ``/e401``, ``/malformed``,
-    ``/notfhir``, ``/loop``, ``/foreign-next``, ``/reset`` misbehave as named.
+    ``/notfhir``, ``/loop``, ``/foreign-next``, ``/reset`` misbehave as named; ``/stall`` sends
+    half a body and stops; ``/drip`` sends a byte at a time, forever; ``/giant`` answers a valid
+    Bundle of ``state.giant_bytes``.
     """
 
     def __init__(self) -> None:
@@ -101,6 +109,46 @@ class FhirServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _stall(self) -> None:
+                body = b'{"resourceType": "Bundle", "type": "searchset", "entry": ['
+                self.send_response(200)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.send_header("Content-Length", str(len(body) * 2))
+                self.end_headers()
+                self.wfile.write(body)
+                self.wfile.flush()
+                state.stop.wait(60)
+
+            def _drip(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                self.wfile.write(b'{"resourceType": "Bundle", "entry": [')
+                while not state.stop.wait(state.drip_interval):
+                    try:
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                    except OSError:  # the service gave up: what the test wants
+                        return
+
+            def _giant(self) -> None:
+                entry = b'{"resource": {"resourceType": "Basic", "id": "x"}},'
+                count = state.giant_bytes // len(entry)
+                head, tail = b'{"resourceType": "Bundle", "type": "searchset", "entry": [', b"{}]}"
+                self.send_response(200)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.send_header("Content-Length", str(len(head) + count * len(entry) + len(tail)))
+                self.end_headers()
+                try:
+                    self.wfile.write(head)
+                    chunk = entry * 1000
+                    for _ in range(count // 1000):
+                        self.wfile.write(chunk)
+                    self.wfile.write(entry * (count % 1000) + tail)
+                except OSError:  # the service stopped reading: what the test wants
+                    return
+
             def _handle(self) -> None:
                 parts = urlsplit(self.path)
                 segments = [s for s in parts.path.split("/") if s]
@@ -109,6 +157,14 @@ class FhirServer:
                     time.sleep(state.delay)
                 if mode == "slow":
                     time.sleep(3)
+                if mode == "stall":
+                    return self._stall()
+                if mode == "drip":
+                    return self._drip()
+                if mode == "giant" and len(rest) == 1:
+                    return self._giant()
+                if rest and rest[0] in state.type_delay:
+                    state.stop.wait(state.type_delay[rest[0]])
                 if mode == "e500":
                     return self._send(500, b'{"resourceType":"OperationOutcome"}')
                 if mode == "e401":
@@ -177,6 +233,7 @@ class FhirServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.state.stop.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
