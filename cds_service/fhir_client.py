@@ -78,9 +78,10 @@ class FhirClient:
             raise FHIRFetchError("the FHIR server did not answer in time", kind="timeout") from exc
         except httpx.TransportError as exc:
             raise FHIRFetchError("the FHIR server could not be reached", kind="connect") from exc
-        except Exception as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, ExceptionGroup) as exc:
             # httpx refuses some URLs and headers outright (InvalidURL, a port out of range
-            # surfacing as an ExceptionGroup, a header it cannot encode): still a failed read.
+            # surfacing as an ExceptionGroup, a header it cannot encode: UnicodeEncodeError),
+            # and a body it cannot decode is a DecodingError: all still a failed read.
             logger.warning("FHIR request could not be made: %s", type(exc).__name__)
             raise FHIRFetchError("the FHIR request could not be made", kind="request") from exc
         if response.status_code in (404, 410):
