@@ -1,4 +1,5 @@
-"""Real servers for tests: the app under uvicorn on 127.0.0.1, and a small FHIR server.
+"""Real servers for tests: the app under uvicorn on 127.0.0.1, a small FHIR server, and
+``cds-service serve`` as a process (``serve_process``) for load and kill tests.
 
 Both bind port 0 (the OS picks a free port) and stop when the context exits.
 """
@@ -6,16 +7,22 @@ Both bind port 0 (the OS picks a free port) and stop when the context exits.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import uvicorn
 
 
@@ -241,6 +248,9 @@ class FhirServer:
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops connections under load tests' bursts (each
+    # service call opens up to six at once); a real FHIR server queues far more.
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that give up (timeouts, resets) are part of the tests, not errors.
@@ -251,3 +261,105 @@ def _refers_to(resource: dict[str, Any], patient: str) -> bool:
     subject = resource.get("subject") or resource.get("patient") or {}
     reference = subject.get("reference", "") if isinstance(subject, dict) else ""
     return reference.split("/")[-1] == patient
+
+
+@dataclass
+class ServeProcess:
+    """``cds-service serve`` running as its own process group (master and workers)."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+
+    def workers(self) -> list[int]:
+        """PIDs of the worker processes (children of the master that serve requests; not
+        multiprocessing's resource tracker)."""
+        return [
+            pid
+            for pid in _children(self.process.pid)
+            if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+
+    def kill(self) -> None:
+        """SIGKILL master and workers at once, as the OOM killer or a node loss would."""
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+
+@contextmanager
+def serve_process(
+    env: dict[str, str], workdir: Path, *, workers: int = 2
+) -> Iterator[ServeProcess]:
+    """Start ``cds-service serve --workers N`` on a free loopback port; wait until /readyz."""
+    port = free_port()
+    log_path = workdir / f"serve-{port}.log"
+    command = [
+        str(Path(sys.executable).with_name("cds-service")),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=workdir,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: killpg reaches the workers
+        )
+    served = ServeProcess(process, f"http://127.0.0.1:{port}", log_path)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"cds-service serve exited:\n{log_path.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("cds-service serve was not ready within 60 s")
+            try:
+                ready = httpx.get(served.url + "/readyz", timeout=2).status_code == 200
+            except httpx.TransportError:
+                ready = False
+            if ready and len(served.workers()) >= workers:
+                break
+            time.sleep(0.1)
+        yield served
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def open_fds(pid: int) -> int:
+    return len(list(Path(f"/proc/{pid}/fd").iterdir()))
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
