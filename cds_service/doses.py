@@ -207,8 +207,10 @@ def ordered_doses(
             kb, quantity, ingredients, product_codes, names, medication
         ):
             daily = amount * rate if rate is not None else amount
-            if not math.isfinite(daily):
-                continue  # absurd quantities overflow: the dose stays unknown (conservative)
+            if not math.isfinite(daily) or daily <= 0:
+                # Absurd quantities overflow or underflow (a dose of 5e-324 ug is 0 mg): the
+                # dose stays unknown, as a zero dose does (conservative).
+                continue
             estimate = DoseEstimate(daily, unit, rate is not None, how)
             current = best.get(ingredient_id)
             if current is None or (estimate.per_day, estimate.amount) > (
