@@ -2,9 +2,10 @@
 
 An autouse fixture (installed by conftest.py) records, for every test, what each HTTP request
 made through httpx carried that must never reach a log: bearer tokens and JWTs, FHIR access
-tokens, patient ids, and the names and birth dates of Patient resources anywhere in the body.
-Meanwhile every log record of the process (the service runs in-process under uvicorn), at
-DEBUG and from every logger, is formatted with the production ``JsonFormatter``. After the test
+tokens, patient ids, the names and birth dates of Patient resources anywhere in the body, and
+clinicians' feedback comments. Meanwhile every log record of the process (the service runs
+in-process under uvicorn) is captured as production would write it at ``CDS_LOG_LEVEL=DEBUG``:
+every logger at DEBUG except those ``log_config`` quiets, through the ``JsonFormatter``. After the test
 the captured text must contain none of those values. A test that deliberately logs a secret
 can opt out with ``@pytest.mark.logs_secrets``.
 """
@@ -22,7 +23,7 @@ import httpx
 import orjson
 import pytest
 
-from cds_service.logging_config import JsonFormatter
+from cds_service.logging_config import JsonFormatter, log_config
 
 # Values too common to mean anything when they show up in a log line.
 _GENERIC = frozenset(
@@ -35,8 +36,11 @@ class Secrets:
     """What the current test sent that must not be logged."""
 
     def __init__(self) -> None:
-        self.exact: set[str] = set()  # matched anywhere (tokens, dates)
+        self.exact: set[str] = set()  # matched anywhere (tokens, dates, comments)
         self.words: set[str] = set()  # matched as whole words (ids, names)
+        # Logged by design (hookInstance, in the access line): not a leak even when a
+        # generated request reuses the same text as a patient id.
+        self.public: set[str] = set()
 
     def add_token(self, value: Any) -> None:
         if isinstance(value, str) and len(value) >= 8:
@@ -83,6 +87,12 @@ class Secrets:
         context = value.get("context")
         if isinstance(context, dict):
             self.add_word(context.get("patientId"), 5)
+        if isinstance(value.get("hookInstance"), str):
+            self.public.add(value["hookInstance"])
+        override = value.get("overrideReason")
+        if isinstance(override, dict):
+            # A clinician's free text may name the patient.
+            self.add_token(override.get("userComment"))
         authorization = value.get("fhirAuthorization")
         if isinstance(authorization, dict):
             self.add_token(authorization.get("access_token"))
@@ -99,8 +109,12 @@ class Secrets:
             self._walk(child, depth + 1)
 
     def found_in(self, text: str) -> list[str]:
-        leaks = [s for s in self.exact if s in text]
-        leaks += [s for s in self.words if re.search(rf"(?<![\w-]){re.escape(s)}(?![\w-])", text)]
+        leaks = [s for s in self.exact - self.public if s in text]
+        leaks += [
+            s
+            for s in self.words - self.public
+            if re.search(rf"(?<![\w-]){re.escape(s)}(?![\w-])", text)
+        ]
         return sorted(leaks)
 
 
@@ -125,15 +139,19 @@ def guard() -> Iterator[Secrets]:
     handler.setFormatter(JsonFormatter())
     handler.setLevel(logging.DEBUG)
     root = logging.getLogger()
-    # Every logger at DEBUG, including those an earlier test configured quieter (httpx...).
+    # Production at CDS_LOG_LEVEL=DEBUG: every logger at DEBUG except those log_config quiets
+    # (whatever level an earlier test left them at).
+    quiet = {name: cfg["level"] for name, cfg in log_config("DEBUG")["loggers"].items()}
     loggers = [
         root,
         *(v for v in root.manager.loggerDict.values() if isinstance(v, logging.Logger)),
     ]
+    for name in quiet:
+        loggers.append(logging.getLogger(name))
     levels = [(logger, logger.level) for logger in loggers]
     root.addHandler(handler)
     for logger in loggers:
-        logger.setLevel(logging.DEBUG)
+        logger.setLevel(quiet.get(logger.name, logging.DEBUG))
     try:
         yield secrets
     finally:

@@ -78,3 +78,22 @@ def test_the_guard_passes_the_same_calls_without_the_leak(service_url: str) -> N
         )
         assert response.status_code == 200  # everything is in prefetch: nothing fetched
     assert {TOKEN, BORN} <= secrets.exact
+
+
+def test_a_feedback_comment_is_not_logged(client: httpx.Client) -> None:
+    # Runs under the autouse guard: a clinician's comment (it may name the patient) must not
+    # reach the logs, not even the database driver's DEBUG lines with statement parameters.
+    comment = f"Discussed with {NAME} {FAMILY}; she declined for now"
+    feedback = {
+        "card": "0d3b6c1e-7a52-4b61-9c8e-3f1f7c2d9a10",
+        "outcome": "overridden",
+        "overrideReason": {
+            "reason": {"system": "urn:example:override", "code": "patient-declined"},
+            "userComment": comment,
+        },
+        "outcomeTimestamp": "2026-11-27T10:06:00Z",
+    }
+    response = client.post(
+        "/cds-services/neurotransmitter-patient-view/feedback", json={"feedback": [feedback]}
+    )
+    assert response.status_code == 200, response.text
