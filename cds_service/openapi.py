@@ -174,10 +174,138 @@ def examples(hook: str) -> dict[str, dict[str, Any]]:
 # Schemas
 
 
+# Response bodies, strict as validate.py is: schemathesis checks every answer against them.
+OPERATION_OUTCOME = {
+    "type": "object",
+    "description": "A short FHIR OperationOutcome; never a stack trace.",
+    "required": ["resourceType", "issue"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+        "issue": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["severity", "code"],
+                "properties": {
+                    "severity": {"type": "string", "enum": ["fatal", "error", "warning"]},
+                    "code": {"type": "string"},
+                    "diagnostics": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+_NON_EMPTY = {"type": "string", "minLength": 1}
+_ACTION = {
+    "type": "object",
+    "required": ["type", "description"],
+    "properties": {
+        "type": {"type": "string", "enum": ["create", "update", "delete"]},
+        "description": _NON_EMPTY,
+        "resource": {"type": "object", "required": ["resourceType"]},
+        "resourceId": _NON_EMPTY,
+    },
+    "additionalProperties": False,
+}
+CARD = {
+    "type": "object",
+    # uuid is optional in CDS Hooks; this service always sends it (feedback needs it).
+    "required": ["uuid", "summary", "indicator", "source"],
+    "properties": {
+        "uuid": {"type": "string", "format": "uuid"},
+        "summary": {"type": "string", "minLength": 1, "maxLength": 139},
+        "detail": _NON_EMPTY,
+        "indicator": {"type": "string", "enum": ["info", "warning", "critical"]},
+        "source": {
+            "type": "object",
+            "required": ["label"],
+            "properties": {
+                "label": _NON_EMPTY,
+                "url": {"type": "string", "format": "uri"},
+                "icon": {"type": "string", "format": "uri"},
+                "topic": _CODING,
+            },
+            "additionalProperties": False,
+        },
+        "suggestions": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["label", "uuid"],
+                "properties": {
+                    "label": _NON_EMPTY,
+                    "uuid": {"type": "string", "format": "uuid"},
+                    "isRecommended": {"type": "boolean"},
+                    "actions": {"type": "array", "minItems": 1, "items": _ACTION},
+                },
+                "additionalProperties": False,
+            },
+        },
+        "selectionBehavior": {"type": "string", "enum": ["at-most-one", "any"]},
+        "overrideReasons": {
+            "type": "array",
+            "minItems": 1,
+            "items": {**_CODING, "required": ["system", "code", "display"]},
+        },
+        "links": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["label", "url", "type"],
+                "properties": {
+                    "label": _NON_EMPTY,
+                    "url": {"type": "string", "format": "uri"},
+                    "type": {"type": "string", "enum": ["absolute", "smart"]},
+                    "appContext": _NON_EMPTY,
+                },
+                "additionalProperties": False,
+            },
+        },
+    },
+    "additionalProperties": False,
+}
+CDS_RESPONSE = {
+    "type": "object",
+    "description": "CDS Hooks 2.0 response; `cards` is [] when there is no guidance.",
+    "required": ["cards"],
+    "properties": {
+        "cards": {"type": "array", "items": CARD},
+        "systemActions": {"type": "array", "minItems": 1, "items": _ACTION},
+        "extension": {"type": "object", "minProperties": 1},
+    },
+    "additionalProperties": False,
+}
+DISCOVERY = {
+    "type": "object",
+    "required": ["services"],
+    "properties": {
+        "services": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["hook", "id", "description"],
+                "properties": {
+                    "hook": _NON_EMPTY,
+                    "id": _NON_EMPTY,
+                    "title": _NON_EMPTY,
+                    "description": _NON_EMPTY,
+                    "usageRequirements": _NON_EMPTY,
+                    "prefetch": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+            },
+        }
+    },
+}
+
+
 _OUTCOME = {
     "description": "A FHIR OperationOutcome naming the problem (never a stack trace)",
     "content": {
         "application/json": {
+            "schema": OPERATION_OUTCOME,
             "example": {
                 "resourceType": "OperationOutcome",
                 "issue": [
@@ -187,56 +315,8 @@ _OUTCOME = {
                         "diagnostics": "context.patientId is required for hook patient-view",
                     }
                 ],
-            }
+            },
         }
-    },
-}
-
-_CARD = {
-    "type": "object",
-    "required": ["uuid", "summary", "indicator", "source"],
-    "properties": {
-        "uuid": {"type": "string", "format": "uuid"},
-        "summary": {"type": "string", "maxLength": 139},
-        "detail": {"type": "string", "description": "GitHub-flavoured markdown"},
-        "indicator": {"type": "string", "enum": ["info", "warning", "critical"]},
-        "source": {
-            "type": "object",
-            "required": ["label"],
-            "properties": {
-                "label": {"type": "string"},
-                "url": {"type": "string"},
-                "topic": _CODING,
-            },
-        },
-        "suggestions": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["label", "uuid"],
-                "properties": {
-                    "label": {"type": "string"},
-                    "uuid": {"type": "string"},
-                    "isRecommended": {"type": "boolean"},
-                    "actions": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["type", "description"],
-                            "properties": {
-                                "type": {"type": "string", "enum": ["create", "update", "delete"]},
-                                "description": {"type": "string"},
-                                "resource": {"type": "object"},
-                                "resourceId": {"type": "string"},
-                            },
-                        },
-                    },
-                },
-            },
-        },
-        "selectionBehavior": {"type": "string", "enum": ["at-most-one", "any"]},
-        "overrideReasons": {"type": "array", "items": _CODING},
-        "links": {"type": "array", "items": {"type": "object"}},
     },
 }
 
@@ -245,19 +325,7 @@ def _responses() -> dict[str, Any]:
     return {
         "200": {
             "description": "Cards (possibly none) and the knowledge-base version",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["cards"],
-                        "properties": {
-                            "cards": {"type": "array", "items": _CARD},
-                            "systemActions": {"type": "array", "items": {"type": "object"}},
-                            "extension": {"type": "object"},
-                        },
-                    }
-                }
-            },
+            "content": {"application/json": {"schema": CDS_RESPONSE}},
         },
         "400": {
             **_OUTCOME,
@@ -425,187 +493,42 @@ def feedback_request_schema() -> dict[str, Any]:
             "200": {"description": "Stored (the rows are committed)"},
             "400": {**_OUTCOME, "description": "Not a CDS Hooks feedback body"},
             "401": {"description": "No valid JWT from a trusted EHR"},
+            "404": {**_OUTCOME, "description": "No CDS service with this id"},
+            "413": {**_OUTCOME, "description": "Body larger than CDS_MAX_BODY_BYTES"},
+            "415": {**_OUTCOME, "description": "The body is not JSON"},
             "503": {**_OUTCOME, "description": "Could not be stored now; retry"},
         },
     }
 
 
 # ---------------------------------------------------------------------------------------------
-# Responses. Each operation lists every status it can answer, with the body's schema, so
-# clients (and schemathesis) can check what they get; FastAPI's default 422 never happens here.
-
-OPERATION_OUTCOME = {
-    "type": "object",
-    "description": "A short FHIR OperationOutcome; never a stack trace.",
-    "required": ["resourceType", "issue"],
-    "properties": {
-        "resourceType": {"type": "string", "enum": ["OperationOutcome"]},
-        "issue": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["severity", "code"],
-                "properties": {
-                    "severity": {"type": "string", "enum": ["fatal", "error", "warning"]},
-                    "code": {"type": "string"},
-                    "diagnostics": {"type": "string"},
-                },
-            },
-        },
-    },
-}
-_NON_EMPTY = {"type": "string", "minLength": 1}
-_ACTION = {
-    "type": "object",
-    "required": ["type", "description"],
-    "properties": {
-        "type": {"type": "string", "enum": ["create", "update", "delete"]},
-        "description": _NON_EMPTY,
-        "resource": {"type": "object", "required": ["resourceType"]},
-        "resourceId": _NON_EMPTY,
-    },
-    "additionalProperties": False,
-}
-CARD = {
-    "type": "object",
-    "required": ["summary", "indicator", "source"],
-    "properties": {
-        "uuid": {"type": "string", "format": "uuid"},
-        "summary": {"type": "string", "minLength": 1, "maxLength": 139},
-        "detail": _NON_EMPTY,
-        "indicator": {"type": "string", "enum": ["info", "warning", "critical"]},
-        "source": {
-            "type": "object",
-            "required": ["label"],
-            "properties": {
-                "label": _NON_EMPTY,
-                "url": {"type": "string", "format": "uri"},
-                "icon": {"type": "string", "format": "uri"},
-                "topic": _CODING,
-            },
-            "additionalProperties": False,
-        },
-        "suggestions": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["label"],
-                "properties": {
-                    "label": _NON_EMPTY,
-                    "uuid": {"type": "string", "format": "uuid"},
-                    "isRecommended": {"type": "boolean"},
-                    "actions": {"type": "array", "minItems": 1, "items": _ACTION},
-                },
-                "additionalProperties": False,
-            },
-        },
-        "selectionBehavior": {"type": "string", "enum": ["at-most-one", "any"]},
-        "overrideReasons": {
-            "type": "array",
-            "minItems": 1,
-            "items": {**_CODING, "required": ["system", "code", "display"]},
-        },
-        "links": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["label", "url", "type"],
-                "properties": {
-                    "label": _NON_EMPTY,
-                    "url": {"type": "string", "format": "uri"},
-                    "type": {"type": "string", "enum": ["absolute", "smart"]},
-                    "appContext": _NON_EMPTY,
-                },
-                "additionalProperties": False,
-            },
-        },
-    },
-    "additionalProperties": False,
-}
-CDS_RESPONSE = {
-    "type": "object",
-    "description": "CDS Hooks 2.0 response; `cards` is [] when there is no guidance.",
-    "required": ["cards"],
-    "properties": {
-        "cards": {"type": "array", "items": CARD},
-        "systemActions": {"type": "array", "minItems": 1, "items": _ACTION},
-        "extension": {"type": "object", "minProperties": 1},
-    },
-    "additionalProperties": False,
-}
-DISCOVERY = {
-    "type": "object",
-    "required": ["services"],
-    "properties": {
-        "services": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["hook", "id", "description"],
-                "properties": {
-                    "hook": _NON_EMPTY,
-                    "id": _NON_EMPTY,
-                    "title": _NON_EMPTY,
-                    "description": _NON_EMPTY,
-                    "usageRequirements": _NON_EMPTY,
-                    "prefetch": {"type": "object", "additionalProperties": {"type": "string"}},
-                },
-            },
-        }
-    },
-}
+# Finishing FastAPI's generated document
 
 
-def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _errors(*statuses: int) -> dict[str, Any]:
-    meaning = {
-        400: "The body is not a valid request for this service (malformed JSON, missing fields).",
-        404: "No CDS service with this id.",
-        405: "Method not allowed.",
-        412: "Data the service needs is neither in prefetch nor obtainable from fhirServer.",
-        413: "The body is larger than CDS_MAX_BODY_BYTES.",
-        415: "The body is not JSON.",
-        503: "A dependency (the database) is unavailable; retry later.",
-    }
-    responses: dict[str, Any] = {
-        str(status): _json(meaning[status], OPERATION_OUTCOME) for status in statuses
-    }
-    responses["401"] = {
-        "description": "Missing or invalid JWT (no body).",
-        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
-    }
-    return responses
-
-
-RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
-    ("/cds-services", "get"): {
-        "200": _json("The services offered.", DISCOVERY),
-        **_errors(),
+DISCOVERY_RESPONSES = {
+    "200": {
+        "description": "The services offered",
+        "content": {"application/json": {"schema": DISCOVERY}},
     },
-    ("/cds-services/{service_id}", "post"): {
-        "200": _json("Cards (possibly none).", CDS_RESPONSE),
-        **_errors(400, 404, 412, 413, 415),
-    },
-    ("/cds-services/{service_id}/feedback", "post"): {
-        "200": {"description": "The feedback is stored (committed); no body."},
-        **_errors(400, 404, 413, 415, 503),
-    },
+    "401": {"description": "No valid JWT from a trusted EHR (bare, with WWW-Authenticate: Bearer)"},
 }
 
 
 def finish_schema(schema: dict[str, Any], registry: ServiceRegistry) -> dict[str, Any]:
-    """Complete FastAPI's generated document: real responses, and the service ids as an enum."""
-    for (path, method), responses in RESPONSES.items():
-        operation = schema.get("paths", {}).get(path, {}).get(method)
+    """Discovery's responses, no FastAPI 422 (bodies are parsed by hand: never answered), and
+    the service ids as an enum, so every status and body the service answers is documented."""
+    paths = schema.get("paths", {})
+    discovery = paths.get("/cds-services", {}).get("get")
+    if discovery is not None:
+        discovery["responses"] = DISCOVERY_RESPONSES
+    for path in ("/cds-services/{service_id}", "/cds-services/{service_id}/feedback"):
+        operation = paths.get(path, {}).get("post")
         if operation is None:
             continue
-        operation["responses"] = responses
+        responses = operation.get("responses", {})
+        responses.pop("422", None)
+        if path.endswith("/feedback") and "200" in responses:
+            responses["200"].pop("content", None)  # FastAPI's default; the 200 has no body
         for parameter in operation.get("parameters", []):
             if parameter.get("name") == "service_id":
                 parameter["schema"] = {"type": "string", "enum": sorted(registry.services)}
