@@ -41,6 +41,7 @@ from cds_service.health import router as operations_router
 from cds_service.instrument import CallNote, InstrumentMiddleware, MeasuredFhirClient, call_note
 from cds_service.knowledge import KnowledgeBase, load_knowledge
 from cds_service.openapi import feedback_request_schema, hook_request_schema
+from cds_service.openapi import install as install_openapi
 from cds_service.pipeline import Evaluation, evaluate
 from cds_service.prefetch import PrefetchResult, resolve
 from cds_service.protocol import FeedbackRequest, HookRequest
@@ -204,7 +205,11 @@ def create_app(
             app.state.http_client = client
             if trusted is not None:
                 app.state.authenticator = Authenticator(trusted, client)
-            app.state.fhir = MeasuredFhirClient(client, max_pages=settings.fhir_max_pages)
+            app.state.fhir = MeasuredFhirClient(
+                client,
+                max_pages=settings.fhir_max_pages,
+                max_bytes=settings.fhir_max_response_bytes,
+            )
             # Connects and applies migrations; unsafe storage settings stop the start here.
             app.state.store = await SQLAuditStore.open(settings)
             app.state.audit_writer = AuditWriter(
@@ -326,6 +331,8 @@ def create_app(
     @app.get("/healthz", tags=["Operations"], summary="Liveness: the process answers")
     async def healthz() -> Response:
         return json_response({"status": "ok"})
+
+    install_openapi(app, registry)  # documents every status each route answers
 
     return app
 

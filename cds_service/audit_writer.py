@@ -6,9 +6,12 @@ writes fall behind. One writer task per process drains whatever has queued up wh
 previous batch was committing and stores it in one transaction (group commit): a few calls
 per second give batches of one, a thousand give batches of dozens at ~0.1 ms each.
 
-The queue is bounded: when the store cannot keep up, ``submit`` makes the request wait for
-room rather than letting memory grow or dropping records. A failed batch is logged (type of
-error only, never its values) and the writer carries on.
+The queue is bounded (memory cannot grow without limit), and ``submit`` never waits: a hook
+call must be answered whatever the database does. When the queue is full (the database is
+down or silent and every batch waits out its timeout) the record is dropped and counted like a
+failed write (``on_failure``); the first drop is logged, and again after the writer has
+recovered. A failed batch is logged (type of error only, never its values) and the writer
+carries on.
 """
 
 from __future__ import annotations
@@ -44,13 +47,24 @@ class AuditWriter:
         self._max_batch = max_batch
         self._queue: asyncio.Queue[InvocationAudit] = asyncio.Queue(max_pending)
         self._task: asyncio.Task[None] | None = None
+        self._dropping = False  # a drop was logged and no batch has been written since
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="audit-writer")
 
     async def submit(self, invocation: InvocationAudit) -> None:
-        """Queue one record; waits only while the queue is full (the store is behind)."""
-        await self._queue.put(invocation)
+        """Queue one record; when the queue is full, drop it and count it (never wait)."""
+        try:
+            self._queue.put_nowait(invocation)
+        except asyncio.QueueFull:
+            self._on_failure()
+            if not self._dropping:
+                self._dropping = True
+                logger.error(
+                    "audit queue full (%d records): the database is not keeping up; "
+                    "records are dropped and counted until it does",
+                    self._queue.maxsize,
+                )
 
     @property
     def pending(self) -> int:
@@ -64,6 +78,7 @@ class AuditWriter:
                 batch.append(queue.get_nowait())
             try:
                 await self._store.record_invocations(batch)
+                self._dropping = False
             except Exception as exc:
                 for _ in batch:
                     self._on_failure()

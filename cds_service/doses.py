@@ -12,6 +12,7 @@ Unit arithmetic only: no clinical thresholds live here.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -120,24 +121,31 @@ def _per_day(dosage: Mapping[str, Any]) -> float | None:
         return None
     repeat = timing.get("repeat")
     if isinstance(repeat, Mapping):
-        frequency = finite_number(repeat.get("frequencyMax")) or finite_number(
-            repeat.get("frequency")
-        )
+        # A zero or negative frequency is a data error: it must not shrink the dose to nothing.
+        frequency = _positive(repeat.get("frequencyMax")) or _positive(repeat.get("frequency"))
         period = finite_number(repeat.get("period"))
         unit = repeat.get("periodUnit")
         if period and period > 0 and isinstance(unit, str) and unit in _PERIOD_DAYS:
-            return (frequency or 1.0) / (period * _PERIOD_DAYS[unit])
+            days = period * _PERIOD_DAYS[unit]
+            rate = (frequency or 1.0) / days if days > 0 else math.inf  # a tiny period underflows
+            return rate if math.isfinite(rate) else None
         when = as_list(repeat.get("when")) + as_list(repeat.get("timeOfDay"))
         if frequency and not when:
             return None  # a frequency without a period is not a rate
         if when and not frequency:
             return float(len(when))
-    for coding in as_list((timing.get("code") or {}).get("coding")):
+    code = timing.get("code")
+    for coding in as_list(code.get("coding") if isinstance(code, Mapping) else None):
         if isinstance(coding, Mapping) and isinstance(coding.get("code"), str):
             rate = _TIMING_CODES.get(coding["code"].upper())
             if rate is not None:
                 return rate
     return None
+
+
+def _positive(value: Any) -> float | None:
+    number = finite_number(value)
+    return number if number is not None and number > 0 else None
 
 
 def _strengths_from_text(texts: Iterable[str]) -> tuple[float, str, bool] | None:
@@ -199,6 +207,10 @@ def ordered_doses(
             kb, quantity, ingredients, product_codes, names, medication
         ):
             daily = amount * rate if rate is not None else amount
+            if not math.isfinite(daily) or daily <= 0:
+                # Absurd quantities overflow or underflow (a dose of 5e-324 ug is 0 mg): the
+                # dose stays unknown, as a zero dose does (conservative).
+                continue
             estimate = DoseEstimate(daily, unit, rate is not None, how)
             current = best.get(ingredient_id)
             if current is None or (estimate.per_day, estimate.amount) > (

@@ -77,7 +77,7 @@ class FHIRFetchError(CDSError):
 
     def __init__(self, message: str, *, kind: str) -> None:
         super().__init__(message)
-        # timeout | connect | status | decode | not-fhir | loop
+        # timeout | connect | request | status-NNN | decode | not-fhir | outcome | too-large
         self.kind = kind
 
 

@@ -8,6 +8,7 @@ logged.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ import httpx
 import orjson
 
 from cds_service.errors import FHIRFetchError
+
+logger = logging.getLogger(__name__)
 
 FHIR_ACCEPT = "application/fhir+json, application/json+fhir;q=0.9, application/json;q=0.8"
 
@@ -38,20 +41,49 @@ def _origin(url: str) -> tuple[str, str]:
 
 
 class FhirClient:
-    def __init__(self, http: httpx.AsyncClient, *, max_pages: int) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, *, max_pages: int, max_bytes: int = 10 * 1024 * 1024
+    ) -> None:
         self._http = http
         self._max_pages = max_pages
+        self._max_bytes = max_bytes
+
+    async def _download(self, url: str, headers: dict[str, str]) -> tuple[httpx.Response, bytes]:
+        """The response and its body, read in chunks and abandoned past ``max_bytes``: a
+        misbehaving server cannot make the service hold an unbounded answer in memory."""
+        async with self._http.stream("GET", url, headers=headers) as response:
+            if response.status_code >= 400:
+                return response, b""  # the body of an error is never read
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._max_bytes:
+                raise FHIRFetchError("the FHIR server's answer is too large", kind="too-large")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self._max_bytes:
+                    raise FHIRFetchError("the FHIR server's answer is too large", kind="too-large")
+                chunks.append(chunk)
+            return response, b"".join(chunks)
 
     async def _get(self, url: str, token: str | None) -> Any:
         headers = {"Accept": FHIR_ACCEPT}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:
-            response = await self._http.get(url, headers=headers)
+            response, content = await self._download(url, headers)
+        except FHIRFetchError:
+            raise
         except httpx.TimeoutException as exc:
             raise FHIRFetchError("the FHIR server did not answer in time", kind="timeout") from exc
         except httpx.TransportError as exc:
             raise FHIRFetchError("the FHIR server could not be reached", kind="connect") from exc
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, ExceptionGroup) as exc:
+            # httpx refuses some URLs and headers outright (InvalidURL, a port out of range
+            # surfacing as an ExceptionGroup, a header it cannot encode: UnicodeEncodeError),
+            # and a body it cannot decode is a DecodingError: all still a failed read.
+            logger.warning("FHIR request could not be made: %s", type(exc).__name__)
+            raise FHIRFetchError("the FHIR request could not be made", kind="request") from exc
         if response.status_code in (404, 410):
             return None
         if response.status_code >= 400:
@@ -63,7 +95,7 @@ class FhirClient:
         if content_type and "json" not in content_type.lower():
             raise FHIRFetchError("the FHIR server sent something that is not FHIR", kind="not-fhir")
         try:
-            body = orjson.loads(response.content)
+            body = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
             raise FHIRFetchError("the FHIR server sent malformed JSON", kind="decode") from exc
         if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):

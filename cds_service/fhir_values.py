@@ -29,11 +29,12 @@ def parse_datetime(value: Any) -> datetime | None:
             year, month, day = match.groups()
             return datetime(int(year), int(month or 1), int(day or 1), tzinfo=UTC)
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        # Year 1 with a positive offset (or 9999 with a negative one) has no UTC equivalent.
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def parse_date(value: Any) -> date | None:
@@ -77,7 +78,10 @@ def finite_number(value: Any) -> float | None:
     """A JSON number usable in arithmetic: not a bool, not NaN or infinite."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range
+        return None
     return number if math.isfinite(number) else None
 
 

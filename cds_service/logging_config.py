@@ -142,6 +142,10 @@ def log_config(level: str) -> dict[str, Any]:
             # httpx logs every request URL at INFO; URLs carry patient ids in search queries.
             "httpx": {"handlers": [], "propagate": True, "level": "WARNING"},
             "httpcore": {"handlers": [], "propagate": True, "level": "WARNING"},
+            # Database drivers at DEBUG write statement parameters (a clinician's feedback
+            # comment) and result rows, whatever hide_parameters says to SQLAlchemy.
+            "aiosqlite": {"handlers": [], "propagate": True, "level": "WARNING"},
+            "sqlalchemy.engine": {"handlers": [], "propagate": True, "level": "WARNING"},
         },
     }
 

@@ -174,10 +174,138 @@ def examples(hook: str) -> dict[str, dict[str, Any]]:
 # Schemas
 
 
+# Response bodies, strict as validate.py is: schemathesis checks every answer against them.
+OPERATION_OUTCOME = {
+    "type": "object",
+    "description": "A short FHIR OperationOutcome; never a stack trace.",
+    "required": ["resourceType", "issue"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+        "issue": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["severity", "code"],
+                "properties": {
+                    "severity": {"type": "string", "enum": ["fatal", "error", "warning"]},
+                    "code": {"type": "string"},
+                    "diagnostics": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+_NON_EMPTY = {"type": "string", "minLength": 1}
+_ACTION = {
+    "type": "object",
+    "required": ["type", "description"],
+    "properties": {
+        "type": {"type": "string", "enum": ["create", "update", "delete"]},
+        "description": _NON_EMPTY,
+        "resource": {"type": "object", "required": ["resourceType"]},
+        "resourceId": _NON_EMPTY,
+    },
+    "additionalProperties": False,
+}
+CARD = {
+    "type": "object",
+    # uuid is optional in CDS Hooks; this service always sends it (feedback needs it).
+    "required": ["uuid", "summary", "indicator", "source"],
+    "properties": {
+        "uuid": {"type": "string", "format": "uuid"},
+        "summary": {"type": "string", "minLength": 1, "maxLength": 139},
+        "detail": _NON_EMPTY,
+        "indicator": {"type": "string", "enum": ["info", "warning", "critical"]},
+        "source": {
+            "type": "object",
+            "required": ["label"],
+            "properties": {
+                "label": _NON_EMPTY,
+                "url": {"type": "string", "format": "uri"},
+                "icon": {"type": "string", "format": "uri"},
+                "topic": _CODING,
+            },
+            "additionalProperties": False,
+        },
+        "suggestions": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["label", "uuid"],
+                "properties": {
+                    "label": _NON_EMPTY,
+                    "uuid": {"type": "string", "format": "uuid"},
+                    "isRecommended": {"type": "boolean"},
+                    "actions": {"type": "array", "minItems": 1, "items": _ACTION},
+                },
+                "additionalProperties": False,
+            },
+        },
+        "selectionBehavior": {"type": "string", "enum": ["at-most-one", "any"]},
+        "overrideReasons": {
+            "type": "array",
+            "minItems": 1,
+            "items": {**_CODING, "required": ["system", "code", "display"]},
+        },
+        "links": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["label", "url", "type"],
+                "properties": {
+                    "label": _NON_EMPTY,
+                    "url": {"type": "string", "format": "uri"},
+                    "type": {"type": "string", "enum": ["absolute", "smart"]},
+                    "appContext": _NON_EMPTY,
+                },
+                "additionalProperties": False,
+            },
+        },
+    },
+    "additionalProperties": False,
+}
+CDS_RESPONSE = {
+    "type": "object",
+    "description": "CDS Hooks 2.0 response; `cards` is [] when there is no guidance.",
+    "required": ["cards"],
+    "properties": {
+        "cards": {"type": "array", "items": CARD},
+        "systemActions": {"type": "array", "minItems": 1, "items": _ACTION},
+        "extension": {"type": "object", "minProperties": 1},
+    },
+    "additionalProperties": False,
+}
+DISCOVERY = {
+    "type": "object",
+    "required": ["services"],
+    "properties": {
+        "services": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["hook", "id", "description"],
+                "properties": {
+                    "hook": _NON_EMPTY,
+                    "id": _NON_EMPTY,
+                    "title": _NON_EMPTY,
+                    "description": _NON_EMPTY,
+                    "usageRequirements": _NON_EMPTY,
+                    "prefetch": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+            },
+        }
+    },
+}
+
+
 _OUTCOME = {
     "description": "A FHIR OperationOutcome naming the problem (never a stack trace)",
     "content": {
         "application/json": {
+            "schema": OPERATION_OUTCOME,
             "example": {
                 "resourceType": "OperationOutcome",
                 "issue": [
@@ -187,56 +315,8 @@ _OUTCOME = {
                         "diagnostics": "context.patientId is required for hook patient-view",
                     }
                 ],
-            }
+            },
         }
-    },
-}
-
-_CARD = {
-    "type": "object",
-    "required": ["uuid", "summary", "indicator", "source"],
-    "properties": {
-        "uuid": {"type": "string", "format": "uuid"},
-        "summary": {"type": "string", "maxLength": 139},
-        "detail": {"type": "string", "description": "GitHub-flavoured markdown"},
-        "indicator": {"type": "string", "enum": ["info", "warning", "critical"]},
-        "source": {
-            "type": "object",
-            "required": ["label"],
-            "properties": {
-                "label": {"type": "string"},
-                "url": {"type": "string"},
-                "topic": _CODING,
-            },
-        },
-        "suggestions": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["label", "uuid"],
-                "properties": {
-                    "label": {"type": "string"},
-                    "uuid": {"type": "string"},
-                    "isRecommended": {"type": "boolean"},
-                    "actions": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["type", "description"],
-                            "properties": {
-                                "type": {"type": "string", "enum": ["create", "update", "delete"]},
-                                "description": {"type": "string"},
-                                "resource": {"type": "object"},
-                                "resourceId": {"type": "string"},
-                            },
-                        },
-                    },
-                },
-            },
-        },
-        "selectionBehavior": {"type": "string", "enum": ["at-most-one", "any"]},
-        "overrideReasons": {"type": "array", "items": _CODING},
-        "links": {"type": "array", "items": {"type": "object"}},
     },
 }
 
@@ -245,19 +325,7 @@ def _responses() -> dict[str, Any]:
     return {
         "200": {
             "description": "Cards (possibly none) and the knowledge-base version",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["cards"],
-                        "properties": {
-                            "cards": {"type": "array", "items": _CARD},
-                            "systemActions": {"type": "array", "items": {"type": "object"}},
-                            "extension": {"type": "object"},
-                        },
-                    }
-                }
-            },
+            "content": {"application/json": {"schema": CDS_RESPONSE}},
         },
         "400": {
             **_OUTCOME,
@@ -285,20 +353,74 @@ def hook_request_schema(registry: ServiceRegistry) -> dict[str, Any]:
         "properties": {
             "hook": {"type": "string", "enum": hooks},
             "hookInstance": {"type": "string", "minLength": 1},
-            "fhirServer": {"type": "string"},
+            "fhirServer": {
+                "type": ["string", "null"],
+                "format": "uri",
+                "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+            },
             "fhirAuthorization": {
-                "type": "object",
+                "type": ["object", "null"],
                 "required": ["access_token"],
                 "properties": {
-                    "access_token": {"type": "string"},
+                    "access_token": {"type": "string", "pattern": "^[!-~]+$"},
                     "token_type": {"type": "string"},
-                    "expires_in": {"type": "integer"},
-                    "scope": {"type": "string"},
-                    "subject": {"type": "string"},
+                    "expires_in": {"type": ["integer", "null"]},
+                    "scope": {"type": ["string", "null"]},
+                    "subject": {"type": ["string", "null"]},
+                    "patient": {"type": ["string", "null"]},
                 },
             },
-            "context": {"type": "object"},
-            "prefetch": {"type": "object"},
+            "context": {
+                "type": "object",
+                "required": ["patientId"],
+                "properties": {
+                    "patientId": {"type": "string", "minLength": 1},
+                    "userId": {"type": "string"},
+                    "encounterId": {"type": "string"},
+                    "selections": {
+                        "type": ["array", "null"],
+                        "items": {"type": "string"},
+                        "description": "order-select; absent or null: every draft is selected.",
+                    },
+                    "draftOrders": {
+                        "type": "object",
+                        "description": "order-select and order-sign: a FHIR Bundle (REQUIRED).",
+                        "required": ["resourceType"],
+                        "properties": {
+                            "resourceType": {"type": "string", "enum": ["Bundle"]},
+                            "entry": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["resource"],
+                                    "properties": {
+                                        "resource": {
+                                            "type": "object",
+                                            "required": ["resourceType"],
+                                            "properties": {"resourceType": {"type": "string"}},
+                                        }
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+            "prefetch": {
+                "type": ["object", "null"],
+                "description": "Per key: a FHIR resource or Bundle, or null for no data "
+                "(a null prefetch, tolerated, is the same as none).",
+                "additionalProperties": {
+                    "anyOf": [
+                        {"type": "null"},
+                        {
+                            "type": "object",
+                            "required": ["resourceType"],
+                            "properties": {"resourceType": {"type": "string"}},
+                        },
+                    ]
+                },
+            },
         },
     }
     worked = {name: ex for hook in hooks for name, ex in examples(hook).items()}
@@ -371,6 +493,62 @@ def feedback_request_schema() -> dict[str, Any]:
             "200": {"description": "Stored (the rows are committed)"},
             "400": {**_OUTCOME, "description": "Not a CDS Hooks feedback body"},
             "401": {"description": "No valid JWT from a trusted EHR"},
+            "404": {**_OUTCOME, "description": "No CDS service with this id"},
+            "413": {**_OUTCOME, "description": "Body larger than CDS_MAX_BODY_BYTES"},
+            "415": {**_OUTCOME, "description": "The body is not JSON"},
             "503": {**_OUTCOME, "description": "Could not be stored now; retry"},
         },
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Finishing FastAPI's generated document
+
+
+DISCOVERY_RESPONSES = {
+    "200": {
+        "description": "The services offered",
+        "content": {"application/json": {"schema": DISCOVERY}},
+    },
+    "401": {"description": "No valid JWT from a trusted EHR (bare, with WWW-Authenticate: Bearer)"},
+}
+
+
+def finish_schema(schema: dict[str, Any], registry: ServiceRegistry) -> dict[str, Any]:
+    """Discovery's responses, no FastAPI 422 (bodies are parsed by hand: never answered), and
+    the service ids as an enum, so every status and body the service answers is documented."""
+    paths = schema.get("paths", {})
+    discovery = paths.get("/cds-services", {}).get("get")
+    if discovery is not None:
+        discovery["responses"] = DISCOVERY_RESPONSES
+    for path in ("/cds-services/{service_id}", "/cds-services/{service_id}/feedback"):
+        operation = paths.get(path, {}).get("post")
+        if operation is None:
+            continue
+        responses = operation.get("responses", {})
+        responses.pop("422", None)
+        if path.endswith("/feedback") and "200" in responses:
+            responses["200"].pop("content", None)  # FastAPI's default; the 200 has no body
+        for parameter in operation.get("parameters", []):
+            if parameter.get("name") == "service_id":
+                parameter["schema"] = {"type": "string", "enum": sorted(registry.services)}
+    components = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    if "components" in schema and not components:
+        schema["components"].pop("schemas", None)
+        if not schema["components"]:
+            del schema["components"]
+    return schema
+
+
+def install(app: Any, registry: ServiceRegistry) -> None:
+    """Serve the finished document at /openapi.json (generated once, then cached by FastAPI)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        cached = app.openapi_schema is not None
+        schema: dict[str, Any] = generate()
+        return schema if cached else finish_schema(schema, registry)
+
+    app.openapi = openapi

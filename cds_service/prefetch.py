@@ -49,13 +49,15 @@ async def resolve(
     total_timeout: float,
 ) -> PrefetchResult:
     """Gather every prefetch key of ``service`` or raise ``PreconditionFailed``."""
-    given = request.prefetch or {}
+    given = {key: _unwrap(value) for key, value in (request.prefetch or {}).items()}
     values: dict[str, Any] = {}
     status: dict[str, KeyStatus] = {}
     missing: dict[str, list[str]] = {}
     result = PrefetchResult(values, status)
     for key, value in given.items():
-        if value is not None and not isinstance(value, Mapping):
+        if value is not None and (
+            not isinstance(value, Mapping) or not isinstance(value.get("resourceType"), str)
+        ):
             raise BadRequest(f"prefetch.{key} must be a FHIR resource, a Bundle or null")
         if key not in service.prefetch and value is not None and not _is_outcome(value):
             values[key] = value  # extra data never hurts a safety check
@@ -112,6 +114,17 @@ async def resolve(
         )
         raise PreconditionFailed(f"required data could not be obtained: {reasons}")
     return result
+
+
+def _unwrap(value: Any) -> Any:
+    """Pre-1.0 clients wrapped each prefetch value like a Bundle entry: {response, resource}."""
+    if (
+        isinstance(value, Mapping)
+        and "resourceType" not in value
+        and isinstance(value.get("resource"), Mapping)
+    ):
+        return value["resource"]
+    return value
 
 
 def _has_next(bundle: Mapping[str, Any]) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -42,6 +43,15 @@ class FhirAuthorization(_Tolerant):
     scope: str | None = None
     subject: str | None = None
     patient: str | None = None
+
+    @field_validator("access_token")
+    @classmethod
+    def _sendable(cls, value: SecretStr) -> SecretStr:
+        # It goes in an Authorization header: visible ASCII only (RFC 6750 b64token is a subset).
+        token = value.get_secret_value()
+        if not token or not all("!" <= c <= "~" for c in token):
+            raise ValueError("access_token must be visible ASCII characters")
+        return value
 
 
 class HookRequest(_Tolerant):
@@ -85,6 +95,28 @@ class HookRequest(_Tolerant):
             data = {**data, "context": context}
         return data
 
+    @field_validator("fhirServer")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        # The service sends requests there: refuse what is not an absolute http(s) URL rather
+        # than fail later in the HTTP client.
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            usable = (
+                parts.scheme.lower() in ("http", "https")
+                and bool(parts.hostname)
+                and (parts.port is None or parts.port > 0)
+                and value.isprintable()
+                and not any(c.isspace() for c in value)
+            )
+        except ValueError:  # "http://[::1" and ports out of range
+            usable = False
+        if not usable:
+            raise ValueError("fhirServer must be an absolute http(s) URL")
+        return value
+
     @model_validator(mode="after")
     def _fhir_server_with_token(self) -> HookRequest:
         # §Calling a CDS Service: fhirServer is "CONDITIONAL: required if fhirAuthorization is used".
@@ -111,13 +143,22 @@ class HookRequest(_Tolerant):
         for name in ("userId", "patientId", "encounterId"):
             if name in context and not isinstance(context[name], str):
                 raise BadRequest(f"context.{name} must be a string")
-        if self.hook in HOOKS_WITH_DRAFT_ORDERS:
+        if self.hook in HOOKS_WITH_DRAFT_ORDERS or "draftOrders" in context:
             draft = context.get("draftOrders")
             if not isinstance(draft, dict) or draft.get("resourceType") != "Bundle":
                 raise BadRequest("context.draftOrders must be a FHIR Bundle")
             entries = draft.get("entry", [])
             if not isinstance(entries, list):
                 raise BadRequest("context.draftOrders.entry must be a list")
+            # An order that cannot be read cannot be checked: refuse rather than skip it.
+            for entry in entries:
+                resource = entry.get("resource") if isinstance(entry, dict) else None
+                if not isinstance(resource, dict) or not isinstance(
+                    resource.get("resourceType"), str
+                ):
+                    raise BadRequest(
+                        "every context.draftOrders.entry must hold a resource with a resourceType"
+                    )
         selections = context.get("selections")
         if selections is not None and (
             not isinstance(selections, list) or not all(isinstance(s, str) for s in selections)

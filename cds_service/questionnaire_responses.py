@@ -52,8 +52,9 @@ def questionnaire_facts(
     for response in responses:
         ref = resource_ref(response)
         status = response.get("status")
-        if status not in USABLE_RESPONSE_STATUSES:
-            ignored.append(Ignored(ref, f"status {status!r} is not completed"))
+        if not isinstance(status, str) or status not in USABLE_RESPONSE_STATUSES:
+            shown = repr(status)[:60] if isinstance(status, str) else f"<{type(status).__name__}>"
+            ignored.append(Ignored(ref, f"status {shown} is not completed"))
             continue
         subject = response.get("subject") or response.get("source")
         if reference_id(subject) not in (None, patient_id):
@@ -128,14 +129,27 @@ def _item_score(answers: list[Mapping[str, Any]], coded: Mapping[str, float]) ->
 
 
 def _walk(items: list[Any]) -> Iterator[Mapping[str, Any]]:
-    for item in items:
+    """Every item, depth first in document order; iterative, so no nesting depth can overflow
+    the interpreter's stack."""
+    stack: list[Iterator[Any]] = [iter(items)]
+    while stack:
+        item = next(stack[-1], _END)
+        if item is _END:
+            stack.pop()
+            continue
         if not isinstance(item, Mapping):
             continue
         yield item
-        yield from _walk(as_list(item.get("item")))
-        for answer in as_list(item.get("answer")):
-            if isinstance(answer, Mapping):
-                yield from _walk(as_list(answer.get("item")))
+        nested = [
+            child
+            for answer in as_list(item.get("answer"))
+            if isinstance(answer, Mapping)
+            for child in as_list(answer.get("item"))
+        ]
+        stack.append(iter([*as_list(item.get("item")), *nested]))
+
+
+_END = object()
 
 
 def _answer_score(answer: Mapping[str, Any], coded: Mapping[str, float]) -> float | None:
@@ -151,7 +165,8 @@ def _answer_score(answer: Mapping[str, Any], coded: Mapping[str, float]) -> floa
     coding = answer.get("valueCoding")
     if isinstance(coding, Mapping):
         for extension in as_list(coding.get("extension")):
-            if isinstance(extension, Mapping) and extension.get("url") in ORDINAL_EXTENSIONS:
+            url = extension.get("url") if isinstance(extension, Mapping) else None
+            if isinstance(url, str) and url in ORDINAL_EXTENSIONS:
                 number = finite_number(extension.get("valueDecimal", extension.get("valueInteger")))
                 if number is not None:
                     return number

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     fhir_read_timeout: float = Field(default=5.0, gt=0)
     fhir_max_pages: int = Field(default=10, ge=1)
     fhir_max_connections: int = Field(default=50, ge=1)
+    # Largest FHIR server answer (one page) the service reads; past it the key counts as failed.
+    fhir_max_response_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
     # Authentication of the calling EHR (see docs/operations.md).
     auth: Literal["jwt", "off"] = "jwt"

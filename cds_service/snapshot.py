@@ -8,6 +8,7 @@ with the reason, so cards can say what was not checked. No I/O.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -228,12 +229,15 @@ class _Reader:
         for coding in as_list(code.get("coding")):
             if not isinstance(coding, Mapping):
                 continue
-            by_system = measure_codes.get(coding.get("code"))  # type: ignore[arg-type]
+            value = coding.get("code")
+            # Non-string codes or systems (lists, objects) are unhashable: never look them up.
+            by_system = measure_codes.get(value) if isinstance(value, str) else None
             if by_system is not None:
-                system = self.kb.system_aliases.get(coding.get("system"))  # type: ignore[arg-type]
+                uri = coding.get("system")
+                system = self.kb.system_aliases.get(uri) if isinstance(uri, str) else None
                 measure = by_system.get(system) if system else None
                 if measure is not None:
-                    matched = (measure, str(coding["code"]))
+                    matched = (measure, value)  # type: ignore[assignment]
                     break
         if matched is None:
             return
@@ -248,8 +252,8 @@ class _Reader:
     ) -> None:
         ref = resource_ref(resource)
         status = resource.get("status")
-        if status not in USABLE_OBSERVATION_STATUSES:
-            self.ignored.append(Ignored(ref, f"status {status!r} is not final"))
+        if not isinstance(status, str) or status not in USABLE_OBSERVATION_STATUSES:
+            self.ignored.append(Ignored(ref, f"status {_shown(status)} is not final"))
             return
         if self._other_patient(resource):
             self.ignored.append(Ignored(ref, "a different patient"))
@@ -302,30 +306,47 @@ class _Reader:
         rid = ref
         if "valueQuantity" in carrier or "valueInteger" in carrier or "valueDecimal" in carrier:
             quantity = carrier.get("valueQuantity")
+            unit_fields: tuple[Any, ...] = ()
             if isinstance(quantity, Mapping):
                 number = finite_number(quantity.get("value"))
-                unit = quantity.get("code") or quantity.get("unit")
+                unit_fields = (quantity.get("code"), quantity.get("unit"))  # UCUM code first
                 comparator = quantity.get("comparator")
             else:
                 number = finite_number(carrier.get("valueInteger", carrier.get("valueDecimal")))
-                unit, comparator = None, None
+                comparator = None
             if number is None:
                 self.ignored.append(Ignored(rid, "value is not a finite number"))
                 return None
-            if comparator is not None and comparator not in COMPARATORS:
-                self.ignored.append(Ignored(rid, f"unknown comparator {comparator!r}"))
+            if number < 0:
+                # Concentrations and questionnaire scores are never negative: a data error.
+                self.ignored.append(Ignored(rid, "value is negative"))
+                return None
+            if comparator is not None and (
+                not isinstance(comparator, str) or comparator not in COMPARATORS
+            ):
+                self.ignored.append(Ignored(rid, f"unknown comparator {_shown(comparator)}"))
                 return None
             factors = self.kb.unit_factors[measure.id]
-            if not isinstance(unit, str) or not unit.strip():
+            unit = next((u for u in unit_fields if isinstance(u, str) and u.strip()), None)
+            if unit is None and any(u is not None and u != "" for u in unit_fields):
+                # A unit is there but unreadable (a number, a list...): do not guess one.
+                self.ignored.append(Ignored(rid, "unit is not readable"))
+                return None
+            if unit is None:
                 unit = _default_unit(measure, code)
             factor = factors.get(normalise_unit(unit)) if unit else None
             if factor is None:
                 self.ignored.append(
-                    Ignored(rid, f"unit {unit!r} not convertible for {measure.name}")
+                    Ignored(rid, f"unit {_shown(unit)} not convertible for {measure.name}")
                 )
                 return None
             # Round away floating-point noise so 147.6 pmol/L is exactly 200 pg/mL at a threshold.
-            value = float(f"{number / factor:.10g}")
+            raw = number / factor
+            rounded = float(f"{raw:.10g}")
+            value = rounded if math.isfinite(rounded) else raw  # rounding 1.79e308 gives inf
+            if not math.isfinite(value):
+                self.ignored.append(Ignored(rid, "value out of range after unit conversion"))
+                return None
             if isinstance(measure, Questionnaire) and not (
                 measure.min_score <= value <= measure.max_score
             ):
@@ -597,6 +618,14 @@ def build_snapshot(
 # ---------------------------------------------------------------------------------------------
 
 
+def _shown(value: Any) -> str:
+    """A value for an ``Ignored`` reason: a string's repr, cut short; else just its JSON type."""
+    if value is None or isinstance(value, str):
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+    return f"<{type(value).__name__}>"
+
+
 def _replace_stale(fact: LabFact) -> LabFact:
     from dataclasses import replace
 
@@ -723,7 +752,8 @@ def _reference_range(
                 else None
             )
             factor = factors.get(normalise_unit(unit)) if isinstance(unit, str) else None
-            bounds.append(float(f"{value / factor:.10g}") if value is not None and factor else None)
+            bound = float(f"{value / factor:.10g}") if value is not None and factor else None
+            bounds.append(bound if bound is not None and math.isfinite(bound) else None)
         if bounds[0] is not None or bounds[1] is not None:
             return bounds[0], bounds[1]
     return None, None
@@ -739,7 +769,11 @@ def _qualitative_band(
     text = concept_text(concept) if concept is not None else None
     if text:
         texts.append(text)
-    coded = {(kb.system_aliases.get(c.get("system")), c.get("code")) for c in codings(concept)}  # type: ignore[arg-type]
+    coded = {
+        (kb.system_aliases.get(c["system"]), c["code"])
+        for c in codings(concept)
+        if isinstance(c.get("system"), str) and isinstance(c.get("code"), str)
+    }
     folded = {t.strip().lower() for t in texts}
     for qualitative in measure.qualitative:
         for code in qualitative.codes:

@@ -13,6 +13,7 @@ from cds_service.app import create_app
 from cds_service.knowledge import KnowledgeBase, load_knowledge
 from cds_service.settings import PROJECT_ROOT, Settings
 from tests import safety_net
+from tests.log_guard import no_secrets_in_logs  # noqa: F401  (autouse: every test)
 from tests.servers import FhirServer, serve_app
 
 # Every evaluation in the suite (in-process or under uvicorn) is re-checked for suggestions the

@@ -27,7 +27,7 @@ from cds_service.errors import BadRequest, ServiceUnavailable
 from cds_service.protocol import Feedback
 from cds_service.settings import Settings
 from cds_service.store import migrate
-from cds_service.store.engine import READ_ONLY, backend, create_engine
+from cds_service.store.engine import READ_ONLY, TRANSACTION_TIMEOUT_S, backend, create_engine
 from cds_service.store.pseudonym import Pseudonymizer
 from cds_service.store.schema import (
     MAX_CODE_LENGTH,
@@ -313,12 +313,16 @@ class SQLAuditStore:
     ) -> None:
         for attempt in range(1, attempts + 1):
             try:
-                if self._write_lock is None:
-                    async with self.engine.begin() as conn:
-                        await work(conn)
-                else:
-                    async with self._write_lock, self.engine.begin() as conn:
-                        await work(conn)
+                # A database that accepts and then says nothing (hung, or a dropped network
+                # path under a pooled connection) must not hold the caller forever: the EHR
+                # gets its 503 and retries.
+                async with asyncio.timeout(TRANSACTION_TIMEOUT_S):
+                    if self._write_lock is None:
+                        async with self.engine.begin() as conn:
+                            await work(conn)
+                    else:
+                        async with self._write_lock, self.engine.begin() as conn:
+                            await work(conn)
                 return
             except _STORE_ERRORS as exc:
                 if attempt < attempts and _retryable(exc):

@@ -26,6 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 5.0
+# The longest one write transaction may take, waits for a connection or a lock included
+# (above SQLite's busy timeout, so a lock wait fails there first, with its own error).
+TRANSACTION_TIMEOUT_S = 10.0
 
 # Execution option: how a SQLite transaction begins ("IMMEDIATE" for writes, "DEFERRED" for
 # reads). Ignored on PostgreSQL, whose MVCC needs no such hint.

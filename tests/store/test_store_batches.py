@@ -130,18 +130,23 @@ async def test_closing_writes_what_is_queued(store: SQLAuditStore) -> None:
     assert {r.hook_instance for r in stored} == {r.hook_instance for r in records}
 
 
-async def test_a_full_queue_makes_the_caller_wait() -> None:
+async def test_a_full_queue_drops_and_counts_and_never_makes_the_caller_wait(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A hook call must be answered whatever the database does: with the store stuck, records
+    # beyond the queue are dropped and counted, and submit returns at once.
     store = _SlowStore()
-    writer = AuditWriter(store, max_batch=1, max_pending=2)
+    failures: list[int] = []
+    writer = AuditWriter(store, max_batch=1, max_pending=2, on_failure=lambda: failures.append(1))
     writer.start()
     await writer.submit(invocation())
     await _until(lambda: writer.pending == 0)  # taken by the writer, which waits on the store
-    await writer.submit(invocation())
-    await writer.submit(invocation())
-    blocked = asyncio.ensure_future(writer.submit(invocation()))
-    await asyncio.sleep(0.02)  # a chance to run: it must still be waiting for room
-    assert not blocked.done()
+    with caplog.at_level(logging.ERROR, logger="cds_service.audit"):
+        for _ in range(5):
+            await asyncio.wait_for(writer.submit(invocation()), 1)
+    assert writer.pending == 2
+    assert failures == [1, 1, 1]  # three dropped, each counted
+    assert len([m for m in caplog.messages if "audit queue full" in m]) == 1  # logged once
     store.release.set()
-    await asyncio.wait_for(blocked, 5)
     await writer.aclose(grace=5)
-    assert len(store.batches) == 4
+    assert len(store.batches) == 3  # the one in flight and the two queued
