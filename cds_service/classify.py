@@ -8,15 +8,21 @@ All codes and names come from ``mappings/medications.yaml`` and ``conditions.yam
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+import orjson
 
 from cds_service.doses import DoseEstimate, convert
 from cds_service.fhir_values import codings, concept_text
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.loader import fold_text
 from cds_service.knowledge.schema import DoseThreshold
+
+T = TypeVar("T")
+# Entries per memo table; past it the table starts over (bounded memory, no LRU book-keeping).
+MEMO_LIMIT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +42,40 @@ def _system(kb: KnowledgeBase, coding: Mapping[str, Any]) -> str | None:
     return kb.system_aliases.get(system) if isinstance(system, str) else None
 
 
+def memoised(kb: KnowledgeBase, table: str, value: Any, compute: Callable[[], T]) -> T:
+    """``compute()``, remembered per knowledge base for this exact JSON ``value``.
+
+    Classifying a drug or a problem-list entry costs tens of microseconds and the same codes
+    recur across a hospital's patients; the answer depends on nothing but the knowledge base
+    and the concept. Values that are not plain JSON are computed every time.
+    """
+    try:
+        key = orjson.dumps(value)
+    except TypeError:  # another Mapping type, an integer beyond 64 bits...
+        return compute()
+    memo = kb.memo.get(table)
+    if memo is None:
+        memo = kb.memo[table] = {}
+    found = memo.get(key)
+    if found is None:
+        found = compute()
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[key] = found
+    return found  # type: ignore[no-any-return]
+
+
 def classify_drug(kb: KnowledgeBase, concepts: Iterable[Any]) -> DrugMatch:
     """Classify a drug named by one or more CodeableConcepts (e.g. medication + Medication.code)."""
+    concepts = list(concepts)
+    return memoised(kb, "drug", concepts, lambda: _classify_drug(kb, concepts))
+
+
+def _classify_drug(kb: KnowledgeBase, concepts: list[Any]) -> DrugMatch:
     rxnorm, atc = kb.system_uris.get("rxnorm"), kb.system_uris.get("atc")
     ingredients: dict[str, None] = {}
     atc_codes: list[str] = []
     name: str | None = None
-    concepts = list(concepts)
     matched_by = "none"
     for concept in concepts:
         name = name or concept_text(concept)
@@ -139,6 +172,10 @@ def washout_days(kb: KnowledgeBase, match: DrugMatch) -> int:
 
 def classify_condition(kb: KnowledgeBase, concept: Any) -> tuple[str, ...]:
     """Condition class ids for a Condition.code, by SNOMED CT, ICD-10(-CM) prefix, then name."""
+    return memoised(kb, "condition", concept, lambda: _classify_condition(kb, concept))
+
+
+def _classify_condition(kb: KnowledgeBase, concept: Any) -> tuple[str, ...]:
     snomed = kb.system_uris.get("snomed")
     icd = {kb.system_uris.get("icd10cm"), kb.system_uris.get("icd10")}
     found: dict[str, None] = {}

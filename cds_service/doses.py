@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cds_service.fhir_values import as_list, finite_number
+from cds_service.fhir_values import MAPPING, as_list, finite_number
 from cds_service.knowledge import KnowledgeBase
 
 # Mass units to milligrams; international units are their own dimension.
@@ -87,7 +87,7 @@ class _Quantity:
 
 
 def _quantity(value: Any) -> _Quantity | None:
-    if not isinstance(value, Mapping):
+    if value is None or not isinstance(value, MAPPING):
         return None
     number = finite_number(value.get("value"))
     unit = value.get("code") or value.get("unit")
@@ -97,13 +97,15 @@ def _quantity(value: Any) -> _Quantity | None:
 
 
 def _range_high(value: Any) -> _Quantity | None:
-    return _quantity(value.get("high")) if isinstance(value, Mapping) else None
+    if value is None or not isinstance(value, MAPPING):
+        return None
+    return _quantity(value.get("high"))
 
 
 def _per_dose(dosage: Mapping[str, Any]) -> _Quantity | None:
     """One administration's quantity; for a range the upper end (conservative)."""
     for rate in as_list(dosage.get("doseAndRate")):
-        if isinstance(rate, Mapping):
+        if isinstance(rate, MAPPING):
             found = _quantity(rate.get("doseQuantity")) or _range_high(rate.get("doseRange"))
             if found:
                 return found
@@ -117,10 +119,10 @@ def _per_dose(dosage: Mapping[str, Any]) -> _Quantity | None:
 def _per_day(dosage: Mapping[str, Any]) -> float | None:
     """Administrations per day from ``timing``; None when the timing does not say."""
     timing = dosage.get("timing")
-    if not isinstance(timing, Mapping):
+    if not isinstance(timing, MAPPING):
         return None
     repeat = timing.get("repeat")
-    if isinstance(repeat, Mapping):
+    if isinstance(repeat, MAPPING):
         # A zero or negative frequency is a data error: it must not shrink the dose to nothing.
         frequency = _positive(repeat.get("frequencyMax")) or _positive(repeat.get("frequency"))
         period = finite_number(repeat.get("period"))
@@ -135,8 +137,8 @@ def _per_day(dosage: Mapping[str, Any]) -> float | None:
         if when and not frequency:
             return float(len(when))
     code = timing.get("code")
-    for coding in as_list(code.get("coding") if isinstance(code, Mapping) else None):
-        if isinstance(coding, Mapping) and isinstance(coding.get("code"), str):
+    for coding in as_list(code.get("coding") if isinstance(code, MAPPING) else None):
+        if isinstance(coding, MAPPING) and isinstance(coding.get("code"), str):
             rate = _TIMING_CODES.get(coding["code"].upper())
             if rate is not None:
                 return rate
@@ -162,10 +164,10 @@ def _medication_strengths(medication: Mapping[str, Any] | None) -> list[tuple[fl
     """(value, unit, denominator unit) for each ingredient strength of a Medication resource."""
     result = []
     for ingredient in as_list((medication or {}).get("ingredient")):
-        if not isinstance(ingredient, Mapping):
+        if not isinstance(ingredient, MAPPING):
             continue
         ratio = ingredient.get("strength")
-        if not isinstance(ratio, Mapping):
+        if not isinstance(ratio, MAPPING):
             continue
         numerator = _quantity(ratio.get("numerator"))
         denominator = _quantity(ratio.get("denominator"))
@@ -195,7 +197,7 @@ def ordered_doses(
     dosages = [
         d
         for d in as_list(resource.get("dosageInstruction")) + as_list(resource.get("dosage"))
-        if isinstance(d, Mapping)
+        if isinstance(d, MAPPING)
     ]
     best: dict[str, DoseEstimate] = {}
     for dosage in dosages:

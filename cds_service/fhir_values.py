@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 # For isinstance: JSON objects are dicts, checked first in C; other Mappings still pass.
-# (isinstance(x, Mapping) alone runs the ABC machinery, a large share of reading a bundle.)
+# (isinstance(x, MAPPING) alone runs the ABC machinery, a large share of reading a bundle.)
 MAPPING = (dict, Mapping)
 _PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
@@ -23,7 +23,8 @@ def parse_datetime(value: Any) -> datetime | None:
     """A FHIR date, dateTime or instant as an aware UTC datetime (partial dates: the start)."""
     if not isinstance(value, str) or not value:
         return None
-    match = _PARTIAL_DATE.match(value)
+    # Only a date (10 characters at most) can be partial; a dateTime goes straight to the parser.
+    match = _PARTIAL_DATE.match(value) if len(value) <= 10 else None
     try:
         if match:
             year, month, day = match.groups()

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cds_service.fhir_values import (
+    MAPPING,
     as_list,
     finite_number,
     parse_datetime,
@@ -98,7 +99,7 @@ def _matching(
 
 def _canonical(value: Any) -> str | None:
     """R4 canonical string, or an STU3 Reference; the version suffix ("|2.0") is dropped."""
-    if isinstance(value, Mapping):
+    if isinstance(value, MAPPING):
         value = value.get("reference")
     if not isinstance(value, str) or not value:
         return None
@@ -114,7 +115,7 @@ def _answers(response: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
             continue
         # "/44249-1/44250-9" and "/44250-9" both name item 44250-9.
         key = link_id.rstrip("/").rsplit("/", 1)[-1]
-        answers = [a for a in as_list(item.get("answer")) if isinstance(a, Mapping)]
+        answers = [a for a in as_list(item.get("answer")) if isinstance(a, MAPPING)]
         if not found.get(key):
             found[key] = answers
     return found
@@ -137,13 +138,13 @@ def _walk(items: list[Any]) -> Iterator[Mapping[str, Any]]:
         if item is _END:
             stack.pop()
             continue
-        if not isinstance(item, Mapping):
+        if not isinstance(item, MAPPING):
             continue
         yield item
         nested = [
             child
             for answer in as_list(item.get("answer"))
-            if isinstance(answer, Mapping)
+            if isinstance(answer, MAPPING)
             for child in as_list(answer.get("item"))
         ]
         stack.append(iter([*as_list(item.get("item")), *nested]))
@@ -158,14 +159,14 @@ def _answer_score(answer: Mapping[str, Any], coded: Mapping[str, float]) -> floa
         if number is not None:
             return number
     quantity = answer.get("valueQuantity")
-    if isinstance(quantity, Mapping):
+    if isinstance(quantity, MAPPING):
         number = finite_number(quantity.get("value"))
         if number is not None:
             return number
     coding = answer.get("valueCoding")
-    if isinstance(coding, Mapping):
+    if isinstance(coding, MAPPING):
         for extension in as_list(coding.get("extension")):
-            url = extension.get("url") if isinstance(extension, Mapping) else None
+            url = extension.get("url") if isinstance(extension, MAPPING) else None
             if isinstance(url, str) and url in ORDINAL_EXTENSIONS:
                 number = finite_number(extension.get("valueDecimal", extension.get("valueInteger")))
                 if number is not None:

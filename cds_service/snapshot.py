@@ -184,6 +184,7 @@ class _Reader:
     def __init__(self, kb: KnowledgeBase, patient_id: str, now: datetime) -> None:
         self.kb = kb
         self.patient_id = patient_id
+        self.own_reference = f"Patient/{patient_id}"
         self.now = now
         self.loinc = kb.system_uris.get("loinc")
         self.latest: dict[str, LabFact] = {}
@@ -204,6 +205,8 @@ class _Reader:
         subject = resource.get("subject") or resource.get("patient")
         if subject is None:
             return False
+        if type(subject) is dict and subject.get("reference") == self.own_reference:
+            return False  # the common case, without parsing the reference
         return reference_id(subject) not in (None, self.patient_id)
 
     # -- Patient ---------------------------------------------------------------------------
@@ -227,7 +230,7 @@ class _Reader:
             return
         matched: tuple[Measure, str] | None = None
         for coding in as_list(code.get("coding")):
-            if not isinstance(coding, Mapping):
+            if not isinstance(coding, MAPPING):
                 continue
             value = coding.get("code")
             # Non-string codes or systems (lists, objects) are unhashable: never look them up.
@@ -307,7 +310,7 @@ class _Reader:
         if "valueQuantity" in carrier or "valueInteger" in carrier or "valueDecimal" in carrier:
             quantity = carrier.get("valueQuantity")
             unit_fields: tuple[Any, ...] = ()
-            if isinstance(quantity, Mapping):
+            if isinstance(quantity, MAPPING):
                 number = finite_number(quantity.get("value"))
                 unit_fields = (quantity.get("code"), quantity.get("unit"))  # UCUM code first
                 comparator = quantity.get("comparator")
@@ -408,12 +411,12 @@ class _Reader:
     def medication_of(self, resource: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """The contained or referenced Medication resource of an order or statement."""
         reference = resource.get("medicationReference")
-        if not isinstance(reference, Mapping):
+        if reference is None or not isinstance(reference, MAPPING):
             return None
         target = reference.get("reference")
         if isinstance(target, str) and target.startswith("#"):
             for contained in as_list(resource.get("contained")):
-                if isinstance(contained, Mapping) and contained.get("id") == target[1:]:
+                if isinstance(contained, MAPPING) and contained.get("id") == target[1:]:
                     return contained
             return None
         rid = reference_id(reference)
@@ -426,12 +429,12 @@ class _Reader:
         if concept is not None:
             concepts.append(concept)
         reference = resource.get("medicationReference")
-        if isinstance(reference, Mapping):
+        if reference is not None and isinstance(reference, MAPPING):
             medication = self.medication_of(resource)
             if medication is not None:
                 concepts.append(medication.get("code"))
                 for ingredient in as_list(medication.get("ingredient")):
-                    if isinstance(ingredient, Mapping):
+                    if isinstance(ingredient, MAPPING):
                         concepts.append(ingredient.get("itemCodeableConcept"))
             display = reference.get("display")
             if isinstance(display, str):
@@ -447,7 +450,7 @@ class _Reader:
         status = status if isinstance(status, str) else None
         if resource.get("taken") in ("n", "not-taken"):  # STU3 MedicationStatement.taken
             status = "not-taken"
-        last = _medication_date(resource)
+        start, last = _medication_dates(resource)
         names = [concept_text(c) or "" for c in concepts]
         names += [str(c.get("display", "")) for concept in concepts for c in codings(concept)]
         doses = ordered_doses(
@@ -476,7 +479,7 @@ class _Reader:
             draft=draft,
             selected=selected,
             resource=resource,
-            start_date=_medication_start(resource),
+            start_date=start,
             doses=doses,
             interventions=tuple(
                 dict.fromkeys(
@@ -740,15 +743,15 @@ def _reference_range(
     carrier: Mapping[str, Any], factors: Mapping[str, float]
 ) -> tuple[float | None, float | None]:
     for item in as_list(carrier.get("referenceRange")):
-        if not isinstance(item, Mapping):
+        if not isinstance(item, MAPPING):
             continue
         bounds: list[float | None] = []
         for key in ("low", "high"):
             quantity = item.get(key)
-            value = finite_number(quantity.get("value")) if isinstance(quantity, Mapping) else None
+            value = finite_number(quantity.get("value")) if isinstance(quantity, MAPPING) else None
             unit = (
                 (quantity.get("code") or quantity.get("unit"))
-                if isinstance(quantity, Mapping)
+                if isinstance(quantity, MAPPING)
                 else None
             )
             factor = factors.get(normalise_unit(unit)) if isinstance(unit, str) else None
@@ -795,56 +798,43 @@ def _status_code(status: Any) -> str | None:
     return None
 
 
-def _medication_date(resource: Mapping[str, Any]) -> datetime | None:
-    """When the drug was last known taken/ordered: end of its period, else authored/asserted."""
-    candidates = [
-        _period_end(resource.get("effectivePeriod")),
-        parse_datetime(resource.get("effectiveDateTime")),
-        _period_end(_get(resource, "dispenseRequest", "validityPeriod")),
-    ]
+def _medication_dates(resource: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
+    """(start, last) of a medication resource, reading each date once.
+
+    start: when therapy began, the earliest start the resource states. last: when the drug was
+    last known taken or ordered, the end of its latest period (its start when open-ended),
+    else when it was authored or asserted.
+    """
+    starts: list[datetime | None] = []
+    lasts: list[datetime | None] = []
+    periods = [resource.get("effectivePeriod"), _get(resource, "dispenseRequest", "validityPeriod")]
     for dosage in as_list(resource.get("dosageInstruction")) + as_list(resource.get("dosage")):
-        if isinstance(dosage, MAPPING):
-            candidates.append(_period_end(_get(dosage, "timing", "repeat", "boundsPeriod")))
-    candidates += [
+        periods.append(_get(dosage, "timing", "repeat", "boundsPeriod"))
+    for period in periods:
+        if period is not None and isinstance(period, MAPPING):
+            begun = parse_datetime(period.get("start"))
+            starts.append(begun)
+            lasts.append(parse_datetime(period.get("end")) or begun)
+    for field_name in ("effectiveDateTime", "authoredOn", "dateWritten"):  # dateWritten: DSTU2
+        value = parse_datetime(resource.get(field_name))
+        starts.append(value)
+        lasts.append(value)
+    lasts += [
         parse_datetime(resource.get("dateAsserted")),
-        parse_datetime(resource.get("authoredOn")),
-        parse_datetime(resource.get("dateWritten")),  # DSTU2 MedicationOrder
         parse_datetime(resource.get("dateEnded")),
     ]
-    dates = [d for d in candidates if d is not None]
-    return max(dates) if dates else None
+    begun_dates = [d for d in starts if d is not None]
+    last_dates = [d for d in lasts if d is not None]
+    return (
+        min(begun_dates) if begun_dates else None,
+        max(last_dates) if last_dates else None,
+    )
 
 
-def _medication_start(resource: Mapping[str, Any]) -> datetime | None:
-    """When therapy began: the earliest start the resource states."""
-    candidates = [
-        _period_start(resource.get("effectivePeriod")),
-        parse_datetime(resource.get("effectiveDateTime")),
-        _period_start(_get(resource, "dispenseRequest", "validityPeriod")),
-        parse_datetime(resource.get("authoredOn")),
-        parse_datetime(resource.get("dateWritten")),
-    ]
-    for dosage in as_list(resource.get("dosageInstruction")) + as_list(resource.get("dosage")):
-        if isinstance(dosage, MAPPING):
-            candidates.append(_period_start(_get(dosage, "timing", "repeat", "boundsPeriod")))
-    dates = [d for d in candidates if d is not None]
-    return min(dates) if dates else None
-
-
-def _period_start(period: Any) -> datetime | None:
-    return parse_datetime(period.get("start")) if isinstance(period, MAPPING) else None
-
-
-def _period_end(period: Any) -> datetime | None:
-    if not isinstance(period, MAPPING):
-        return None
-    return parse_datetime(period.get("end")) or parse_datetime(period.get("start"))
-
-
-def _get(mapping: Mapping[str, Any], *path: str) -> Any:
+def _get(mapping: Any, *path: str) -> Any:
     current: Any = mapping
     for key in path:
-        if not isinstance(current, MAPPING):
+        if current is None or not isinstance(current, MAPPING):
             return None
         current = current.get(key)
     return current

@@ -67,3 +67,178 @@ def test_only_observations_with_no_known_code_skip_the_reader(kb: KnowledgeBase)
     assert not _unread_code(obs({"system": LOINC, "code": ["2132-9"]}), kb.measure_codes)
     assert not _unread_code({"resourceType": "Observation", "code": [other]}, kb.measure_codes)
     assert not _unread_code({"resourceType": "Observation"}, kb.measure_codes)
+
+
+# -- memoised classification (classify.memoised) ------------------------------------------------
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+
+def _drug_concepts(kb: KnowledgeBase) -> list[list[object]]:
+    codes = sorted(kb.rxnorm_ingredients)[:40]
+    names = [name.strip() for name, _ in kb.ingredient_names[:40]]
+    concepts: list[list[object]] = [[{"coding": [{"system": RXNORM, "code": c}]}] for c in codes]
+    concepts += [[{"text": n}] for n in names]
+    concepts += [[{"text": "unknown remedy"}], [{"coding": [{"system": RXNORM, "code": "0"}]}]]
+    return concepts
+
+
+def test_memoised_drug_classes_equal_the_computed_ones(kb: KnowledgeBase) -> None:
+    from cds_service.classify import _classify_drug, classify_drug
+
+    for concepts in _drug_concepts(kb):
+        first = classify_drug(kb, concepts)
+        assert first == _classify_drug(kb, concepts)
+        assert classify_drug(kb, concepts) is first  # the second answer is the remembered one
+    assert any(classify_drug(kb, c).classified for c in _drug_concepts(kb))
+
+
+def test_memoised_condition_classes_equal_the_computed_ones(kb: KnowledgeBase) -> None:
+    from cds_service.classify import _classify_condition, classify_condition
+
+    snomed = kb.uri("snomed")
+    concepts = [{"coding": [{"system": snomed, "code": c}]} for c in sorted(kb.snomed_conditions)]
+    concepts += [{"text": "family history of bipolar disorder"}, {"text": "bipolar disorder"}]
+    for concept in concepts:
+        assert classify_condition(kb, concept) == _classify_condition(kb, concept)
+        assert classify_condition(kb, concept) == _classify_condition(kb, concept)
+    assert any(classify_condition(kb, c) for c in concepts)
+
+
+def test_a_copied_knowledge_base_starts_with_an_empty_memo(kb: KnowledgeBase) -> None:
+    """A test or a reload that swaps a table must not see answers computed from the old one."""
+    from dataclasses import replace
+
+    from cds_service.classify import classify_drug
+
+    code = next(iter(kb.rxnorm_ingredients))
+    concepts = [{"coding": [{"system": RXNORM, "code": code}]}]
+    assert classify_drug(kb, concepts).classified
+    emptied = replace(kb, rxnorm_ingredients={})
+    assert emptied.memo == {}
+    assert not classify_drug(emptied, concepts).ingredients
+    assert classify_drug(kb, concepts).ingredients  # the original keeps its own answers
+
+
+def test_the_memo_is_bounded(kb: KnowledgeBase, monkeypatch: object) -> None:
+    import pytest
+
+    from cds_service import classify
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.setattr(classify, "MEMO_LIMIT", 5)
+    for number in range(23):
+        classify.classify_condition(kb, {"text": f"condition number {number}"})
+        assert len(kb.memo["condition"]) <= 5
+
+
+def test_values_that_are_not_plain_json_are_classified_without_the_memo(kb: KnowledgeBase) -> None:
+    from cds_service.classify import _classify_condition, classify_condition
+
+    concept = MappingProxyType({"text": "bipolar disorder"})
+    before = dict(kb.memo.get("condition", {}))
+    assert classify_condition(kb, concept) == _classify_condition(kb, dict(concept))
+    assert kb.memo.get("condition", {}) == before
+    big = {"coding": [{"system": kb.uri("snomed"), "code": 2**70}]}  # beyond 64-bit: no key
+    assert classify_condition(kb, big) == ()
+
+
+# -- medication dates read in one pass -----------------------------------------------------------
+
+_DATES = st.one_of(
+    st.none(),
+    st.sampled_from(["2020", "2021-06", "2022-02-03", "2023-04-05T06:07:08Z", "bad", ""]),
+    st.integers(),
+)
+_PERIODS = st.one_of(
+    st.none(), st.integers(), st.fixed_dictionaries({}, optional={"start": _DATES, "end": _DATES})
+)
+
+
+def _medication_date_by_definition(resource: Mapping[str, object]) -> object:
+    from cds_service.fhir_values import parse_datetime
+    from cds_service.snapshot import _get
+
+    def end(period: object) -> object:
+        if not isinstance(period, Mapping):
+            return None
+        return parse_datetime(period.get("end")) or parse_datetime(period.get("start"))
+
+    candidates = [
+        end(resource.get("effectivePeriod")),
+        parse_datetime(resource.get("effectiveDateTime")),
+        end(_get(resource, "dispenseRequest", "validityPeriod")),
+    ]
+    for dosage in _dosages(resource):
+        candidates.append(end(_get(dosage, "timing", "repeat", "boundsPeriod")))
+    for name in ("dateAsserted", "authoredOn", "dateWritten", "dateEnded"):
+        candidates.append(parse_datetime(resource.get(name)))
+    dates = [d for d in candidates if d is not None]
+    return max(dates) if dates else None  # type: ignore[type-var]
+
+
+def _medication_start_by_definition(resource: Mapping[str, object]) -> object:
+    from cds_service.fhir_values import parse_datetime
+    from cds_service.snapshot import _get
+
+    def start(period: object) -> object:
+        return parse_datetime(period.get("start")) if isinstance(period, Mapping) else None
+
+    candidates = [
+        start(resource.get("effectivePeriod")),
+        parse_datetime(resource.get("effectiveDateTime")),
+        start(_get(resource, "dispenseRequest", "validityPeriod")),
+        parse_datetime(resource.get("authoredOn")),
+        parse_datetime(resource.get("dateWritten")),
+    ]
+    for dosage in _dosages(resource):
+        candidates.append(start(_get(dosage, "timing", "repeat", "boundsPeriod")))
+    dates = [d for d in candidates if d is not None]
+    return min(dates) if dates else None  # type: ignore[type-var]
+
+
+def _dosages(resource: Mapping[str, object]) -> list[object]:
+    from cds_service.fhir_values import as_list
+
+    found = as_list(resource.get("dosageInstruction")) + as_list(resource.get("dosage"))
+    return [d for d in found if isinstance(d, Mapping)]
+
+
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "effectivePeriod": _PERIODS,
+            "effectiveDateTime": _DATES,
+            "dispenseRequest": st.one_of(
+                st.none(), st.fixed_dictionaries({"validityPeriod": _PERIODS})
+            ),
+            "dosageInstruction": st.lists(
+                st.one_of(
+                    st.none(),
+                    st.fixed_dictionaries(
+                        {
+                            "timing": st.fixed_dictionaries(
+                                {"repeat": st.fixed_dictionaries({"boundsPeriod": _PERIODS})}
+                            )
+                        }
+                    ),
+                ),
+                max_size=3,
+            ),
+            "dateAsserted": _DATES,
+            "authoredOn": _DATES,
+            "dateWritten": _DATES,
+            "dateEnded": _DATES,
+        },
+    )
+)
+def test_medication_dates_in_one_pass_equal_the_two_definitions(
+    resource: dict[str, object],
+) -> None:
+    from cds_service.snapshot import _medication_dates
+
+    assert _medication_dates(resource) == (
+        _medication_start_by_definition(resource),
+        _medication_date_by_definition(resource),
+    )

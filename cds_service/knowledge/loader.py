@@ -186,6 +186,12 @@ class KnowledgeBase:
     intervention_names: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     # Measures computed when the lab sent none (derived.yaml), e.g. eGFR from creatinine.
     derived: tuple[DerivedMeasure, ...] = ()
+    # Per-process memo of pure look-ups over this knowledge base (classify.py): a hospital's
+    # drug and problem-list codes repeat across patients. Not an init field, so a copy made
+    # with dataclasses.replace starts empty instead of sharing answers from other tables.
+    memo: dict[str, dict[Any, Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def version(self) -> str:
