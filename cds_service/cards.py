@@ -432,6 +432,21 @@ def display_unit(unit: str) -> str:
 def threshold_line(measure: Measure, kb: KnowledgeBase, sex: str | None = None) -> str:
     """The measure's bands in plain words, with unit conversions; "" when it has none. With
     sex-specific bands, only those that apply to the patient (the general ones if unknown)."""
+    # Fixed text per measure and sex, asked for on every card: built once per knowledge base.
+    # Bands name only "female" or "male"; any other recorded gender reads the general bands.
+    sex = sex if sex in ("female", "male") else None
+    if kb.measures.get(measure.id) is not measure:  # not one of this knowledge base's own
+        return _threshold_line(measure, kb, sex)
+    lines = kb.memo.get("threshold_line")
+    if lines is None:
+        lines = kb.memo["threshold_line"] = {}
+    line = lines.get((measure.id, sex))
+    if line is None:
+        line = lines[(measure.id, sex)] = _threshold_line(measure, kb, sex)
+    return line  # type: ignore[no-any-return]
+
+
+def _threshold_line(measure: Measure, kb: KnowledgeBase, sex: str | None) -> str:
     bands = [b for b in measure.bands if b.sex is None or b.sex == sex]
     specific = {b.id for b in bands if b.sex is not None}
     bands = [b for b in bands if b.sex is not None or b.id not in specific]

@@ -186,6 +186,7 @@ class _Reader:
         self.patient_id = patient_id
         self.own_reference = f"Patient/{patient_id}"
         self.now = now
+        self.latest_time = now + FUTURE_TOLERANCE  # later results are "dated in the future"
         self.loinc = kb.system_uris.get("loinc")
         self.latest: dict[str, LabFact] = {}
         self.latest_stale: dict[str, LabFact] = {}
@@ -244,22 +245,17 @@ class _Reader:
                     break
         if matched is None:
             return
-        self._measurement(resource, resource, *matched)
+        self._measurement(resource, *matched)
 
-    def _measurement(
-        self,
-        resource: Mapping[str, Any],
-        carrier: Mapping[str, Any],
-        measure: Measure,
-        code: str,
-    ) -> None:
-        ref = resource_ref(resource)
+    def _measurement(self, resource: Mapping[str, Any], measure: Measure, code: str) -> None:
+        # Most results are older ones superseded by a newer result: "Type/id" is built only
+        # for the one read (settle_labs) or one named as not used.
         status = resource.get("status")
         if not isinstance(status, str) or status not in USABLE_OBSERVATION_STATUSES:
-            self.ignored.append(Ignored(ref, f"status {_shown(status)} is not final"))
+            self._ignore(resource, f"status {_shown(status)} is not final")
             return
         if self._other_patient(resource):
-            self.ignored.append(Ignored(ref, "a different patient"))
+            self._ignore(resource, "a different patient")
             return
         effective = (
             parse_datetime(resource.get("effectiveDateTime"))
@@ -268,14 +264,17 @@ class _Reader:
             or parse_datetime(resource.get("issued"))
         )
         if effective is None:
-            self.ignored.append(Ignored(ref, "no date"))
+            self._ignore(resource, "no date")
             return
-        if effective > self.now + FUTURE_TOLERANCE:
-            self.ignored.append(Ignored(ref, "dated in the future"))
+        if effective > self.latest_time:
+            self._ignore(resource, "dated in the future")
             return
         self.candidates.setdefault(measure.id, []).append(
-            _Candidate(effective, ref, carrier, measure, code)
+            _Candidate(effective, resource, measure, code)
         )
+
+    def _ignore(self, resource: Mapping[str, Any], reason: str) -> None:
+        self.ignored.append(Ignored(resource_ref(resource), reason))
 
     def settle_labs(self) -> None:
         """Per measure, read results newest first and keep the first usable one.
@@ -288,14 +287,13 @@ class _Reader:
             # Stable sort: of two results with the same time, the first in the data wins.
             candidates.sort(key=_candidate_time, reverse=True)
             for candidate in candidates:
-                effective, ref, carrier, measure, code = candidate
-                fact = self._value(ref, carrier, measure, code, effective)
+                effective, carrier, measure, code = candidate
+                ref = resource_ref(carrier)
+                stale = self.now - effective > timedelta(days=measure.stale_after_days)
+                fact = self._value(ref, carrier, measure, code, effective, stale)
                 if fact is None:
                     continue
-                if self.now - effective > timedelta(days=measure.stale_after_days):
-                    self.latest_stale[measure_id] = _replace_stale(fact)
-                else:
-                    self.latest[measure_id] = fact
+                (self.latest_stale if stale else self.latest)[measure_id] = fact
                 break
 
     def _value(
@@ -305,6 +303,7 @@ class _Reader:
         measure: Measure,
         code: str,
         effective: datetime,
+        stale: bool = False,
     ) -> LabFact | None:
         rid = ref
         if "valueQuantity" in carrier or "valueInteger" in carrier or "valueDecimal" in carrier:
@@ -371,6 +370,7 @@ class _Reader:
                 reference_low=low,
                 reference_high=high,
                 method=method,
+                stale=stale,
             )
         if measure.qualitative and ("valueCodeableConcept" in carrier or "valueString" in carrier):
             band, text = _qualitative_band(self.kb, measure, carrier)
@@ -387,6 +387,7 @@ class _Reader:
                 effective=effective,
                 resource_id=rid,
                 band=band,
+                stale=stale,
             )
         if "valueString" in carrier:
             # A quantity written as text ("<5", "12 ng/mL") has no reliable unit: not used.
@@ -629,12 +630,6 @@ def _shown(value: Any) -> str:
     return f"<{type(value).__name__}>"
 
 
-def _replace_stale(fact: LabFact) -> LabFact:
-    from dataclasses import replace
-
-    return replace(fact, stale=True)
-
-
 def _unread_code(resource: Mapping[str, Any], measure_codes: Mapping[str, Any]) -> bool:
     """True for the common case decided without the full reader: a well-formed code whose
     codings all name codes no measure uses (most of a record: vitals, panels, other labs)."""
@@ -655,7 +650,6 @@ def _unread_code(resource: Mapping[str, Any], measure_codes: Mapping[str, Any]) 
 
 class _Candidate(NamedTuple):
     effective: datetime
-    ref: str
     carrier: Mapping[str, Any]
     measure: Measure
     code: str

@@ -15,7 +15,7 @@ offer instead. Order-time checks (engine/orders.py) use ``check_subject`` from h
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from cds_service.doses import DoseEstimate, canonical_amount, convert
@@ -143,7 +143,10 @@ def check_subject(
     """
     pool = snapshot.medications if therapy is None else therapy
     others = therapy_without(pool, subject)
-    view = replace(snapshot, medications=others, drafts=())
+    if others == snapshot.medications and not snapshot.drafts:
+        view = snapshot  # a suggestion at patient view: the patient as read, no copy needed
+    else:
+        view = replace(snapshot, medications=others, drafts=())
     hits = []
     for rule in _rules_for(subject, kb):
         if scope not in rule.scope or not applies(rule, subject):
@@ -191,11 +194,19 @@ def gate(
     candidates: list[Candidate], snapshot: PatientSnapshot, kb: KnowledgeBase
 ) -> list[Decision]:
     """Decide allow / warn / block for each candidate; lab orders are always allowed."""
+    checked: dict[str, tuple[SafetyHit, ...]] = {}  # intervention id -> hits, this patient
+
+    def check(intervention: Intervention) -> tuple[SafetyHit, ...]:
+        hits = checked.get(intervention.id)
+        if hits is None:
+            hits = checked[intervention.id] = check_intervention(intervention, snapshot, kb)
+        return hits
+
     decisions = []
     for candidate in candidates:
         if candidate.kind == "lab_order":
             if candidate.prerequisite_for and not any(
-                _could_follow(kb.interventions[i], snapshot, kb) for i in candidate.prerequisite_for
+                _could_follow(kb.interventions[i], check) for i in candidate.prerequisite_for
             ):
                 reason = (
                     "not needed: every option it would come before is withheld for another reason"
@@ -210,7 +221,7 @@ def gate(
                 Decision(candidate, "block", (), reason=intervention.do_not_offer_reason)
             )
             continue
-        hits = check_intervention(intervention, snapshot, kb)
+        hits = check(intervention)
         verdict = verdict_of(hits)
         replacement = None
         if verdict == "block":
@@ -227,12 +238,14 @@ def gate(
     return decisions
 
 
-def _could_follow(intervention: Intervention, snapshot: PatientSnapshot, kb: KnowledgeBase) -> bool:
+def _could_follow(
+    intervention: Intervention, check: Callable[[Intervention], tuple[SafetyHit, ...]]
+) -> bool:
     """Could this intervention be offered once its missing tests are done? Only when it is
     offered at all and every block on it is one a test lifts (C24)."""
     if not intervention.offer:
         return False
-    hits = check_intervention(intervention, snapshot, kb)
+    hits = check(intervention)
     return all(h.rule.replacement is not None for h in hits if h.rule.action == "block")
 
 
