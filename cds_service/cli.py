@@ -6,7 +6,6 @@ import typer
 
 from cds_service import evaluate_cli
 from cds_service.knowledge.cli import register as register_knowledge_commands
-from cds_service.settings import Settings
 from cds_service.store.commands import register as register_storage_commands
 
 app = typer.Typer(
@@ -46,9 +45,14 @@ def serve(
 
     With several workers, metrics are summed across them through PROMETHEUS_MULTIPROC_DIR (a temporary directory unless you set one).
     """
+    from cds_service.preflight import ConfigurationError, check_configuration
     from cds_service.serving import serve as run
 
-    settings = Settings()
+    try:
+        settings = check_configuration()
+    except ConfigurationError as exc:
+        typer.echo(f"cds-service: cannot start: {exc}", err=True)
+        raise typer.Exit(2) from None
     run(
         host=host or settings.host,
         port=port or settings.port,

@@ -107,3 +107,46 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
 
 
 JSON = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ({"CDS_AUTH": "bogus"}, "CDS_AUTH"),
+        ({"CDS_PORT": "eighty"}, "CDS_PORT"),
+        ({"CDS_TRUSTED_CLIENTS": "/nonexistent/clients.yaml"}, "CDS_TRUSTED_CLIENTS"),
+        ({"CDS_DATABASE_URL": "mysql://user:hunter2-secret@db/cds"}, "CDS_DATABASE_URL"),
+        (
+            {"CDS_DATABASE_URL": "postgresql+asyncpg://user:hunter2-secret@127.0.0.1:9/cds"},
+            "CDS_AUDIT_KEY",
+        ),
+        ({"CDS_AUDIT_KEY": "hunter2-secret"}, "CDS_AUDIT_KEY"),
+        ({"CDS_MAPPINGS_DIR": "/nonexistent-mappings"}, "knowledge.yaml"),
+    ],
+)
+def test_a_bad_setting_stops_serve_with_one_line_naming_it(
+    tmp_path: Path, setting: dict[str, str], named: str
+) -> None:
+    """Before uvicorn starts: exit 2, one line on stderr, no traceback, no secret echoed."""
+    env = {
+        **os.environ,
+        "CDS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cds.db'}",
+        **setting,
+    }
+    if "CDS_AUDIT_KEY" not in setting:
+        env.pop("CDS_AUDIT_KEY", None)  # the PostgreSQL case is about a missing key
+    script = Path(sys.executable).parent / "cds-service"
+    finished = subprocess.run(
+        [str(script), "serve", "--host", "127.0.0.1", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 2, finished.stderr
+    lines = finished.stderr.strip().splitlines()
+    assert len(lines) == 1, finished.stderr
+    assert lines[0].startswith("cds-service: cannot start: ")
+    assert named in lines[0]
+    assert "Traceback" not in finished.stderr and "hunter2" not in finished.stderr
+    assert "Started server process" not in finished.stdout + finished.stderr
