@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import sqlalchemy as sa
 
 from cds_service.audit import CardAudit, InvocationAudit, SuggestionAudit
 from cds_service.protocol import Feedback
 from cds_service.settings import Settings
 from cds_service.store import SQLAuditStore
+from cds_service.store.engine import create_engine
 
 AUDIT_KEY = "k" * 16 + "-test-audit-key-0123456789"
 
@@ -132,3 +136,28 @@ async def load_known_set(store: SQLAuditStore) -> None:
     )
     await store.record_feedback(os_, [accepted(c10.uuid, first(c10))])
     await store.record_feedback(os_, [overridden("ghost-1"), overridden("ghost-2")])
+
+
+def feedback_item(card_uuid: str, reason: str = "other") -> dict[str, Any]:
+    """One overridden-card item as an EHR posts it (JSON, for the HTTP tests)."""
+    return {
+        "card": card_uuid,
+        "outcome": "overridden",
+        "overrideReason": {"reason": {"system": "urn:example:override", "code": reason}},
+        "outcomeTimestamp": "2026-11-27T10:06:00Z",
+    }
+
+
+def stored_cards(database_url: str) -> list[str]:
+    """The card uuids of every feedback row, read straight from the database."""
+
+    async def run() -> list[str]:
+        engine = create_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(sa.text("SELECT card_uuid FROM feedback"))
+                return [str(card) for card in rows.scalars()]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())

@@ -11,50 +11,24 @@ client and one worker; this is the concurrent, multi-worker case.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
-from cds_service.store.engine import create_engine
 from tests.servers import serve_process
-from tests.store.store_data import AUDIT_KEY
+from tests.store.store_data import AUDIT_KEY, feedback_item, stored_cards
 
 pytestmark = pytest.mark.slow
 
 FEEDBACK = "/cds-services/neurotransmitter-order-sign/feedback"
 CLIENTS = 8
 KILL_AFTER = 300  # acknowledged batches before the kill
-
-
-def item(card: str) -> dict[str, Any]:
-    return {
-        "card": card,
-        "outcome": "overridden",
-        "overrideReason": {"reason": {"system": "urn:example:override", "code": "other"}},
-        "outcomeTimestamp": "2026-11-27T10:06:00Z",
-    }
-
-
-def stored_cards(database_url: str) -> list[str]:
-    async def run() -> list[str]:
-        engine = create_engine(database_url)
-        try:
-            async with engine.connect() as conn:
-                rows = await conn.execute(sa.text("SELECT card_uuid FROM feedback"))
-                return [str(card) for card in rows.scalars()]
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
 
 
 class Ledger:
@@ -81,7 +55,7 @@ def post_until_stopped(url: str, ledger: Ledger, stop: threading.Event, client: 
             n += 1
             batch = [f"{client}-{n}-{k}-{uuid.uuid4().hex[:8]}" for k in range(1 + n % 3)]
             try:
-                response = http.post(FEEDBACK, json={"feedback": [item(c) for c in batch]})
+                response = http.post(FEEDBACK, json={"feedback": [feedback_item(c) for c in batch]})
             except httpx.TransportError:
                 ledger.record(batch, answered=False)
                 return  # the server is gone
@@ -133,7 +107,7 @@ def test_every_acknowledged_feedback_survives_sigkill_under_load(
         httpx.Client(base_url=served.url, timeout=30) as http,
     ):
         for batch in resend:
-            response = http.post(FEEDBACK, json={"feedback": [item(c) for c in batch]})
+            response = http.post(FEEDBACK, json={"feedback": [feedback_item(c) for c in batch]})
             assert response.status_code == 200, response.text
     final = stored_cards(database_url)
     assert len(final) == len(set(final))

@@ -29,7 +29,7 @@ from tests.conftest import make_settings
 from tests.servers import serve_app
 from tests.store.conftest import PostgresCluster
 from tests.store.freezable_proxy import FreezableProxy
-from tests.store.store_data import AUDIT_KEY
+from tests.store.store_data import AUDIT_KEY, feedback_item
 from tests.store.test_store_api import database_refusing, query
 
 SERVICE = "neurotransmitter-patient-view"
@@ -44,15 +44,6 @@ def call(http: httpx.Client) -> str:
     assert response.status_code == 200, response.text
     assert check_response(response.json()) == []
     return request["hookInstance"]
-
-
-def item(card: str) -> dict[str, Any]:
-    return {
-        "card": card,
-        "outcome": "overridden",
-        "overrideReason": {"reason": {"system": "urn:example:override", "code": "other"}},
-        "outcomeTimestamp": "2026-11-27T10:06:00Z",
-    }
 
 
 def audit_failures(http: httpx.Client) -> float:
@@ -93,7 +84,7 @@ def test_calls_answer_and_feedback_is_503_while_the_database_refuses(
     during = []
     with database_refusing(database_url, request):
         during = [call(service) for _ in range(3)]
-        response = service.post(FEEDBACK, json={"feedback": [item("card-during")]})
+        response = service.post(FEEDBACK, json={"feedback": [feedback_item("card-during")]})
         assert response.status_code == 503, response.text
         assert response.json()["issue"][0]["code"] == "transient"
         # The audit writes of the calls above fail after their answers: logged and counted.
@@ -101,7 +92,9 @@ def test_calls_answer_and_feedback_is_503_while_the_database_refuses(
     assert any("audit" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
 
     # The database is back: feedback is stored (the retry succeeds), calls are audited again.
-    assert service.post(FEEDBACK, json={"feedback": [item("card-during")]}).status_code == 200
+    assert (
+        service.post(FEEDBACK, json={"feedback": [feedback_item("card-during")]}).status_code == 200
+    )
     after = call(service)
     stored = query(database_url, "SELECT card_uuid FROM feedback")
     assert [r.card_uuid for r in stored] == ["card-during"]
@@ -134,19 +127,19 @@ def test_a_database_that_stops_answering_gives_503_not_a_hang(
 ) -> None:
     http, proxy, direct = frozen_database
     call(http)
-    assert http.post(FEEDBACK, json={"feedback": [item("card-before")]}).status_code == 200
+    assert http.post(FEEDBACK, json={"feedback": [feedback_item("card-before")]}).status_code == 200
     proxy.freeze()
     # First the feedback, so that it meets the idle pooled connection that went silent.
-    response = http.post(FEEDBACK, json={"feedback": [item("card-frozen")]})
+    response = http.post(FEEDBACK, json={"feedback": [feedback_item("card-frozen")]})
     assert response.status_code == 503, response.text
     calls = [call(http) for _ in range(3)]  # answered: the audit waits in the background
-    response = http.post(FEEDBACK, json={"feedback": [item("card-frozen")]})
+    response = http.post(FEEDBACK, json={"feedback": [feedback_item("card-frozen")]})
     assert response.status_code == 503, response.text
     ready = http.get("/readyz")
     assert ready.status_code == 503 and ready.json()["checks"]["database"] != "ok"
     proxy.thaw()
 
-    response = http.post(FEEDBACK, json={"feedback": [item("card-frozen")]})
+    response = http.post(FEEDBACK, json={"feedback": [feedback_item("card-frozen")]})
     assert response.status_code == 200, response.text
     stored = {r.card_uuid for r in query(direct, "SELECT card_uuid FROM feedback")}
     assert stored == {"card-before", "card-frozen"}

@@ -7,7 +7,6 @@ same feedback posted again after the restart is still stored once.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -18,15 +17,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
 
 import httpx
-import sqlalchemy as sa
 
 from cds_service.settings import PROJECT_ROOT
-from cds_service.store.engine import create_engine
 from tests.servers import free_port
-from tests.store.store_data import AUDIT_KEY
+from tests.store.store_data import AUDIT_KEY, feedback_item, stored_cards
 
 SERVICE = "neurotransmitter-patient-view"
 FEEDBACK = f"/cds-services/{SERVICE}/feedback"
@@ -82,29 +78,6 @@ def running_service(
         log.close()
 
 
-def item(card: str) -> dict[str, Any]:
-    return {
-        "card": card,
-        "outcome": "overridden",
-        "overrideReason": {"reason": {"system": "urn:example:override", "code": "not-relevant"}},
-        "outcomeTimestamp": "2026-11-27T10:06:00Z",
-    }
-
-
-def stored_cards(database_url: str) -> list[str]:
-    async def run() -> list[str]:
-        engine = create_engine(database_url)
-        try:
-            async with engine.connect() as conn:
-                return list(
-                    (await conn.execute(sa.text("SELECT card_uuid FROM feedback"))).scalars()
-                )
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
 def test_acknowledged_feedback_survives_sigkill_of_the_service(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -113,7 +86,7 @@ def test_acknowledged_feedback_survives_sigkill_of_the_service(
     with running_service(database_url, tmp_path) as (process, url):
         with httpx.Client(base_url=url, timeout=30) as http:
             for n in range(30):
-                batch = [item(f"{prefix}-{n}-a"), item(f"{prefix}-{n}-b")]
+                batch = [feedback_item(f"{prefix}-{n}-a"), feedback_item(f"{prefix}-{n}-b")]
                 response = http.post(FEEDBACK, json={"feedback": batch})
                 assert response.status_code == 200, response.text
                 acknowledged += [b["card"] for b in batch]
@@ -121,7 +94,11 @@ def test_acknowledged_feedback_survives_sigkill_of_the_service(
         # A last batch in flight while the process dies: it may or may not be stored.
         def in_flight() -> None:
             with suppress(httpx.TransportError):
-                httpx.post(url + FEEDBACK, json={"feedback": [item(f"{prefix}-last")]}, timeout=5)
+                httpx.post(
+                    url + FEEDBACK,
+                    json={"feedback": [feedback_item(f"{prefix}-last")]},
+                    timeout=5,
+                )
 
         sender = threading.Thread(target=in_flight)
         sender.start()
@@ -136,6 +113,6 @@ def test_acknowledged_feedback_survives_sigkill_of_the_service(
 
     # The service starts again on the same database and stays idempotent.
     with running_service(database_url, tmp_path) as (_, url):
-        replay = {"feedback": [item(card) for card in acknowledged[:10]]}
+        replay = {"feedback": [feedback_item(card) for card in acknowledged[:10]]}
         assert httpx.post(url + FEEDBACK, json=replay, timeout=30).status_code == 200
     assert sorted(stored_cards(database_url)) == sorted(stored)
