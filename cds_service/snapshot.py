@@ -452,16 +452,20 @@ class _Reader:
         if resource.get("taken") in ("n", "not-taken"):  # STU3 MedicationStatement.taken
             status = "not-taken"
         start, last = _medication_dates(resource)
-        names = [concept_text(c) or "" for c in concepts]
-        names += [str(c.get("display", "")) for concept in concepts for c in codings(concept)]
-        doses = ordered_doses(
-            self.kb,
-            resource,
-            match.ingredients,
-            product_codes=[str(c.get("code")) for concept in concepts for c in codings(concept)],
-            names=[n for n in names if n],
-            medication=self.medication_of(resource),
-        )
+        doses: dict[str, DoseEstimate] = {}
+        if match.ingredients:  # a drug we do not recognise has no dose we could use
+            names = [concept_text(c) or "" for c in concepts]
+            names += [str(c.get("display", "")) for concept in concepts for c in codings(concept)]
+            doses = ordered_doses(
+                self.kb,
+                resource,
+                match.ingredients,
+                product_codes=[
+                    str(c.get("code")) for concept in concepts for c in codings(concept)
+                ],
+                names=[n for n in names if n],
+                medication=self.medication_of(resource),
+            )
         active = draft or status in ACTIVE_MEDICATION_STATUSES
         recent = False
         if not active and status in ENDED_MEDICATION_STATUSES and last is not None:
