@@ -108,7 +108,11 @@ def review_orders(snapshot: PatientSnapshot, kb: KnowledgeBase) -> OrderReview:
             # Mirror rules (A with B, B with A) say the same thing once per pair of drugs.
             pair = frozenset([fact.ref, *(p.ref for p in partners)])
             key = (order.ref, pair, hit.rule.message)
-            findings.setdefault(key, OrderFinding(order, fact, hit, partners))
+            # Of the two views of one pair, keep the one about the draft itself ("oxybutynin
+            # ordered while on diphenhydramine"), which reads right whichever side came first.
+            kept = findings.get(key)
+            if kept is None or (fact is order and kept.subject is not order):
+                findings[key] = OrderFinding(order, fact, hit, partners)
     unchecked = tuple(d for d in focus if not d.classified)
     return OrderReview(tuple(findings.values()), focus, unchecked, _alerts(focus, snapshot, kb))
 
