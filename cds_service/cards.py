@@ -88,6 +88,23 @@ def medication_request(
     }
 
 
+def order_test_suggestion(
+    kb: KnowledgeBase, order: LabOrder, patient_id: str, label: str
+) -> tuple[Suggestion, SuggestionAudit]:
+    """ "Order this test": a suggestion creating a draft ServiceRequest, with its audit entry."""
+    suggestion = Suggestion(
+        label=label,
+        actions=[
+            Action(
+                type="create",
+                description=f"Create a draft order for {order.name}",
+                resource=service_request(kb, order, patient_id),
+            )
+        ],
+    )
+    return suggestion, SuggestionAudit(suggestion.uuid, "create:ServiceRequest")
+
+
 def service_request(kb: KnowledgeBase, order: LabOrder, patient_id: str) -> dict[str, Any]:
     """A draft ServiceRequest (intent proposal) for a laboratory test, LOINC-coded."""
     return {

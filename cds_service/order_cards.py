@@ -20,8 +20,8 @@ from cds_service.cards import (
     RenderedCard,
     footer,
     input_table,
+    order_test_suggestion,
     override_reasons,
-    service_request,
     sources,
 )
 from cds_service.engine.orders import OrderFinding, OrderReview
@@ -145,18 +145,11 @@ def _order_card(
         offered_tests.append(lab_order.name)
         if order.source == _DSTU2_ORDER:
             continue
-        suggestion = Suggestion(
-            label=_summary(f"Order {lab_order.name} first"),
-            actions=[
-                Action(
-                    type="create",
-                    description=f"Create a draft order for {lab_order.name}",
-                    resource=service_request(kb, lab_order, snapshot.patient_id),
-                )
-            ],
+        suggestion, audit = order_test_suggestion(
+            kb, lab_order, snapshot.patient_id, _summary(f"Order {lab_order.name} first")
         )
         suggestions.append(suggestion)
-        audits.append(SuggestionAudit(suggestion.uuid, "create:ServiceRequest"))
+        audits.append(audit)
 
     rule = top.hit.rule
     card = Card(

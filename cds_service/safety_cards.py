@@ -17,14 +17,14 @@ from cds_service.cards import (
     RenderedCard,
     footer,
     input_table,
-    service_request,
+    order_test_suggestion,
     sources,
 )
 from cds_service.engine.predicates import holds
 from cds_service.engine.types import SafetyHit, Trace
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import SafetyPrompt
-from cds_service.protocol import Action, Card, Coding, Source, Suggestion
+from cds_service.protocol import Card, Coding, Source, Suggestion
 from cds_service.snapshot import PatientSnapshot
 
 
@@ -103,18 +103,11 @@ def prompt_cards(snapshot: PatientSnapshot, kb: KnowledgeBase) -> list[RenderedC
         if prompt.lab_order and prompt.lab_order not in ordered:
             ordered.add(prompt.lab_order)
             lab_order = kb.lab_orders[prompt.lab_order]
-            suggestion = Suggestion(
-                label=_summary(f"Order {lab_order.name}"),
-                actions=[
-                    Action(
-                        type="create",
-                        description=f"Create a draft order for {lab_order.name}",
-                        resource=service_request(kb, lab_order, snapshot.patient_id),
-                    )
-                ],
+            suggestion, audit = order_test_suggestion(
+                kb, lab_order, snapshot.patient_id, _summary(f"Order {lab_order.name}")
             )
             suggestions.append(suggestion)
-            audits.append(SuggestionAudit(suggestion.uuid, "create:ServiceRequest"))
+            audits.append(audit)
     lines.append("")
     lines += input_table(trace, kb)
     lines += ["**Rules**", ""]
