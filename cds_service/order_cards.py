@@ -75,7 +75,7 @@ def _dose_line(order: MedicationFact) -> str:
     return "; ".join(f"{ingredient}: {dose.describe()}" for ingredient, dose in order.doses.items())
 
 
-def _finding_lines(finding: OrderFinding) -> list[str]:
+def _finding_lines(finding: OrderFinding, age: int | None) -> list[str]:
     rule = finding.hit.rule
     grade = f", evidence grade {rule.grade}" if rule.grade else ""
     hard = " Hard rule: not to be overridden." if rule.hard else ""
@@ -90,7 +90,8 @@ def _finding_lines(finding: OrderFinding) -> list[str]:
     for condition in finding.hit.trace.conditions.values():
         lines.append(f"  - Condition: {condition.name} ({condition.ref})")
     if finding.hit.trace.age_used:
-        lines.append("  - Age from Patient.birthDate")
+        known = f"{age} years" if age is not None else "not recorded"
+        lines.append(f"  - Age: {known} (Patient.birthDate)")
     if finding.hit.dose_note:
         lines.append(f"  - Dose: {finding.hit.dose_note}")
     return lines
@@ -190,7 +191,7 @@ def _detail(
         "",
     ]
     for finding in findings:
-        lines += _finding_lines(finding)
+        lines += _finding_lines(finding, snapshot.age)
     lines.append("")
     trace = Trace()
     for finding in findings:

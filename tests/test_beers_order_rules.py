@@ -238,7 +238,7 @@ def test_second_anticholinergic_at_65_warns_naming_the_current_drug(kb: Knowledg
         in finding
     )
     assert "Applies to" not in finding  # the finding is about the draft, not the current drug
-    assert "Age from Patient.birthDate" in finding
+    assert "  - Age: 65 years (Patient.birthDate)" in finding
     assert "evidence grade B" in finding and "quality of evidence moderate" in finding
     assert DEMENTIA not in rule_ids(cards)  # no dementia on record
 
