@@ -88,6 +88,7 @@ class AuditWriter:
             finally:
                 for _ in batch:
                     queue.task_done()
+                del batch  # not held while idle: up to max_batch records with all their cards
 
     async def aclose(self, grace: float = 5.0) -> None:
         """Write what is queued (for up to ``grace`` seconds), then stop the writer."""

@@ -58,6 +58,36 @@ async def test_a_batch_keeps_each_card_with_its_own_invocation(store: SQLAuditSt
     assert [f.card_known for f in flags] == [True]
 
 
+async def test_a_batch_runs_the_same_statements_whatever_its_size(store: SQLAuditStore) -> None:
+    # Each statement is a round trip through the event loop that also serves the hook calls:
+    # one per invocation (SQLite's RETURNING in parameter order) and the writer fell behind
+    # under load while its queue filled memory. A statement text that varies with the batch
+    # (an IN list) is one more prepared statement in the driver's cache per size (PostgreSQL's
+    # batched INSERT is one text per row count by design; asyncpg's cache is bounded).
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(store.engine.sync_engine, "before_cursor_execute", record)
+    await store.record_invocations([invocation(card())])
+    single = list(statements)
+    statements.clear()
+    batch = [invocation(card(), card("methylation")) for _ in range(40)]
+    await store.record_invocations(batch)
+
+    assert len(statements) == len(single), statements
+    if store.dialect == "sqlite":
+        assert statements == single
+    stored = await _rows(
+        store,
+        sa.select(invocations.c.hook_instance, cards.c.uuid).join(
+            cards, cards.c.invocation_id == invocations.c.id
+        ),
+    )
+    assert {tuple(r) for r in stored} >= {(i.hook_instance, c.uuid) for i in batch for c in i.cards}
+
+
 async def test_an_empty_batch_writes_nothing(store: SQLAuditStore) -> None:
     await store.record_invocations([])
     assert await _rows(store, sa.select(invocations)) == []
