@@ -67,3 +67,16 @@ def fired_rules(
 
     snapshot = snapshot_of(kb, *resources, patient_resource=patient_resource)
     return {f.rule.id for a in assess(snapshot, kb) for f in a.findings}
+
+
+def card_rule_ids(cards: list[dict[str, Any]]) -> set[str]:
+    """Every rule id the cards show: each card's topic and the rule of each finding line."""
+    found = set()
+    for card in cards:
+        found.add(card["source"]["topic"]["code"])
+        found.update(
+            line.split("`")[1]
+            for line in card.get("detail", "").splitlines()
+            if line.startswith("- **") and "`" in line
+        )
+    return found

@@ -24,7 +24,7 @@ from tests.factories import (
     patient,
     prefetch_for,
 )
-from tests.helpers import run_hook
+from tests.helpers import card_rule_ids, run_hook
 
 DEMENTIA = "B1.anticholinergic-dementia"
 COMBINATION = "B2.anticholinergic-combination"
@@ -59,15 +59,7 @@ def evaluate(
 
 def rule_ids(cards: list[dict[str, Any]]) -> set[str]:
     """Every rule id a card shows as a finding (topic and the findings list)."""
-    found = set()
-    for card in cards:
-        found.add(card["source"]["topic"]["code"])
-        found.update(
-            line.split("`")[1]
-            for line in card.get("detail", "").splitlines()
-            if line.startswith("- **") and "`" in line
-        )
-    return found
+    return card_rule_ids(cards)
 
 
 def card_with(cards: list[dict[str, Any]], rule_id: str) -> dict[str, Any]:

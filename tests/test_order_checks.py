@@ -24,6 +24,7 @@ from tests.factories import (
     patient,
     prefetch_for,
 )
+from tests.helpers import card_rule_ids
 
 # Labs that keep the missing-data rules (C24) quiet unless a test wants them.
 BASE = [
@@ -57,14 +58,7 @@ def call(
 
 def topics(cards: list[dict[str, Any]]) -> set[str]:
     """Rule ids on the cards; a mirror rule ("X-reverse") counts as its pair X."""
-    found = set()
-    for card in cards:
-        found.add(card["source"]["topic"]["code"])
-        found.update(
-            line.split("`")[1]
-            for line in card.get("detail", "").splitlines()
-            if line.startswith("- **") and "`" in line
-        )
+    found = card_rule_ids(cards)
     return found | {t.removesuffix("-reverse") for t in found}
 
 
