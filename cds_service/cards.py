@@ -454,9 +454,7 @@ def threshold_line(measure: Measure, kb: KnowledgeBase, sex: str | None = None) 
     sex = sex if sex in ("female", "male") else None
     if kb.measures.get(measure.id) is not measure:  # not one of this knowledge base's own
         return _threshold_line(measure, kb, sex)
-    lines = kb.memo.get("threshold_line")
-    if lines is None:
-        lines = kb.memo["threshold_line"] = {}
+    lines = kb.memo.setdefault("threshold_line", {})
     line = lines.get((measure.id, sex))
     if line is None:
         line = lines[(measure.id, sex)] = _threshold_line(measure, kb, sex)

@@ -53,9 +53,7 @@ def memoised(kb: KnowledgeBase, table: str, value: Any, compute: Callable[[], T]
         key = orjson.dumps(value)
     except TypeError:  # another Mapping type, an integer beyond 64 bits...
         return compute()
-    memo = kb.memo.get(table)
-    if memo is None:
-        memo = kb.memo[table] = {}
+    memo = kb.memo.setdefault(table, {})
     found = memo.get(key)
     if found is None:
         found = compute()

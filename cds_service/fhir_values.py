@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 # For isinstance: JSON objects are dicts, checked first in C; other Mappings still pass.
-# (isinstance(x, MAPPING) alone runs the ABC machinery, a large share of reading a bundle.)
+# (isinstance(x, Mapping) alone runs the ABC machinery, a large share of reading a bundle.)
 MAPPING = (dict, Mapping)
 _PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 

@@ -11,23 +11,16 @@ from pydantic import ValidationError
 
 from cds_service.errors import KnowledgeError
 from cds_service.knowledge.loader import load_knowledge
-from cds_service.security.keys import JWKSError
-from cds_service.security.registry import TrustedClientsError, load_trusted_clients
+from cds_service.security.registry import load_trusted_clients
 from cds_service.services import load_services
 from cds_service.settings import Settings
 from cds_service.store.engine import backend
-from cds_service.store.pseudonym import AuditKeyError, Pseudonymizer
+from cds_service.store.pseudonym import Pseudonymizer
 
 # What a bad setting or file raises; anything else is a bug and keeps its traceback.
-CONFIGURATION_ERRORS = (
-    ValidationError,
-    KnowledgeError,
-    TrustedClientsError,
-    JWKSError,
-    AuditKeyError,
-    ValueError,
-    OSError,
-)
+# ValueError covers pydantic's ValidationError, TrustedClientsError, JWKSError, AuditKeyError
+# and the database URL check; OSError a file that cannot be read.
+CONFIGURATION_ERRORS = (ValueError, KnowledgeError, OSError)
 
 
 class ConfigurationError(Exception):

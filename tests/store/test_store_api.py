@@ -26,7 +26,7 @@ from cds_service.store.engine import create_engine
 from tests.conftest import make_settings
 from tests.servers import serve_app
 from tests.store.conftest import PostgresCluster
-from tests.store.store_data import AUDIT_KEY
+from tests.store.store_data import AUDIT_KEY, feedback_item
 
 SERVICE = "neurotransmitter-patient-view"
 CALL = f"/cds-services/{SERVICE}"
@@ -90,15 +90,6 @@ def accepted(card: dict[str, Any], at: str = "2026-11-27T10:05:31Z") -> dict[str
     }
 
 
-def overridden(card_uuid: str, code: str = "not-relevant") -> dict[str, Any]:
-    return {
-        "card": card_uuid,
-        "outcome": "overridden",
-        "overrideReason": {"reason": {"system": "urn:example:override", "code": code}},
-        "outcomeTimestamp": "2026-11-27T10:06:00Z",
-    }
-
-
 def test_a_call_is_audited_and_its_feedback_joins(service: Service) -> None:
     with service.client() as http:
         body = call_service(http)
@@ -127,7 +118,7 @@ def test_a_call_is_audited_and_its_feedback_joins(service: Service) -> None:
         item = accepted(card)
         assert http.post(FEEDBACK, json={"feedback": [item]}).status_code == 200
         assert http.post(FEEDBACK, json={"feedback": [item, item]}).status_code == 200
-        unknown = overridden("card-from-another-service")
+        unknown = feedback_item("card-from-another-service")
         assert http.post(FEEDBACK, json={"feedback": [unknown]}).status_code == 200
         stored = query(
             service.database_url,
@@ -144,11 +135,11 @@ def test_a_call_is_audited_and_its_feedback_joins(service: Service) -> None:
 
 def test_an_invalid_batch_stores_nothing(service: Service) -> None:
     with service.client() as http:
-        good = overridden("card-1")
+        good = feedback_item("card-1")
         bad = {"card": "card-2", "outcome": "accepted", "outcomeTimestamp": "2026-11-27T10:00:00Z"}
         response = http.post(FEEDBACK, json={"feedback": [good, bad]})
         assert response.status_code == 400
-        response = http.post(FEEDBACK, json={"feedback": [overridden("x" * 500)]})
+        response = http.post(FEEDBACK, json={"feedback": [feedback_item("x" * 500)]})
         assert response.status_code == 400
         assert "at most 200 characters" in response.json()["issue"][0]["diagnostics"]
     assert query(service.database_url, "SELECT * FROM feedback") == []
@@ -156,7 +147,7 @@ def test_an_invalid_batch_stores_nothing(service: Service) -> None:
 
 def test_concurrent_clients_over_http(service: Service) -> None:
     """Eight clients post overlapping batches at once; every item is stored exactly once."""
-    items = [overridden(f"card-{n}", code=f"reason-{n % 3}") for n in range(24)]
+    items = [feedback_item(f"card-{n}", f"reason-{n % 3}") for n in range(24)]
     failures: list[str] = []
     start = threading.Barrier(8)
 
@@ -185,9 +176,9 @@ def test_concurrent_clients_over_http(service: Service) -> None:
 def test_feedback_is_503_while_the_database_refuses_then_stored_on_retry(
     service: Service, request: pytest.FixtureRequest
 ) -> None:
-    item = overridden("card-retried")
+    item = feedback_item("card-retried")
     with service.client() as http:
-        assert http.post(FEEDBACK, json={"feedback": [overridden("warm-up")]}).status_code == 200
+        assert http.post(FEEDBACK, json={"feedback": [feedback_item("warm-up")]}).status_code == 200
         with database_refusing(service.database_url, request):
             response = http.post(FEEDBACK, json={"feedback": [item]})
             assert response.status_code == 503, response.text
