@@ -1,6 +1,6 @@
 """In-process cost of one hook call, from request bytes to response bytes, against the floor.
 
-``evaluate_bytes`` runs the functions ``app.call_service`` runs (``decode_json``,
+``evaluate_bytes`` runs the functions ``app.call_service`` runs (``decode_hook_body``,
 ``parse_hook_request``, ``answer``, ``json_response``) with complete prefetch, so nothing
 awaits I/O; the floor is ``orjson.loads`` of the same bytes, timed in the same loop
 (interleaved), so drift on the machine affects both alike.
@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from cds_service.app import answer, decode_json, json_response, parse_hook_request
+from cds_service.app import answer, decode_hook_body, json_response, parse_hook_request
 from cds_service.knowledge import KnowledgeBase
 from cds_service.services import ServiceDefinition
 from cds_service.settings import Settings
@@ -43,7 +43,7 @@ def evaluate_bytes(
     now: datetime,
 ) -> bytes:
     """Request bytes -> response bytes, exactly as the HTTP handler does it."""
-    request = parse_hook_request(service, decode_json(raw))
+    request = parse_hook_request(service, decode_hook_body(raw, kb))
     _, result = run_sync(answer(service, request, kb=kb, fhir=None, settings=settings, now=now))
     return bytes(json_response(result.response).body)
 

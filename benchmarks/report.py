@@ -175,7 +175,7 @@ def render(results: dict[str, Any]) -> str:
         "",
         "### In-process: request bytes → response bytes",
         "",
-        "Median and p95 of the full call (`decode_json` → `parse_hook_request` → `answer` → "
+        "Median and p95 of the full call (`decode_hook_body` → `parse_hook_request` → `answer` → "
         "`json_response`) against the floor, `orjson.loads` of the same bytes, timed alternately "
         "in the same loop.",
         "",

@@ -2,8 +2,8 @@
 
 Only this module turns errors into responses: a short FHIR OperationOutcome with the status the
 error carries, never a stack trace (401s are bare, with ``WWW-Authenticate: Bearer``). Bodies
-are read once, with a size limit, and parsed with orjson; FHIR content is never validated
-wholesale on the request path (see architecture.md, "fast by construction").
+are read once, with a size limit, and parsed once (``lean_json``: large hook bodies without
+the prefetch entries no rule reads); FHIR content is never validated wholesale on the request path (see architecture.md, "fast by construction").
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from cds_service.fhir_client import FhirClient
 from cds_service.health import router as operations_router
 from cds_service.instrument import CallNote, InstrumentMiddleware, MeasuredFhirClient, call_note
 from cds_service.knowledge import KnowledgeBase, load_knowledge
+from cds_service.lean_json import loads_hook_body
 from cds_service.openapi import feedback_request_schema, hook_request_schema
 from cds_service.openapi import install as install_openapi
 from cds_service.pipeline import Evaluation, evaluate
@@ -48,6 +49,7 @@ from cds_service.protocol import FeedbackRequest, HookRequest
 from cds_service.security import Authenticator, startup_registry
 from cds_service.services import ServiceDefinition, load_services
 from cds_service.settings import Settings
+from cds_service.snapshot import READ_RESOURCE_TYPES
 from cds_service.store import SQLAuditStore
 from cds_service.validate import check_response
 
@@ -69,8 +71,8 @@ def json_response(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type=JSON)
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The request body parsed as JSON; 413 past ``limit`` bytes, 400 when malformed."""
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, read once; 415 unless JSON, 413 past ``limit`` bytes."""
     content_type = request.headers.get("content-type", "")
     if content_type and "json" not in content_type.lower():
         raise UnsupportedMediaType("the body must be JSON (Content-Type: application/json)")
@@ -84,13 +86,27 @@ async def read_json(request: Request, limit: int) -> Any:
         if size > limit:
             raise PayloadTooLarge(f"the body is larger than {limit} bytes")
         chunks.append(chunk)
-    return decode_json(b"".join(chunks))
+    return b"".join(chunks)
 
 
 def decode_json(raw: bytes) -> Any:
     """Parse a request body once, with orjson; 400 when it is not JSON."""
     try:
         return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest("the body is not valid JSON") from exc
+
+
+def decode_hook_body(raw: bytes, kb: KnowledgeBase) -> Any:
+    """A hook call's body, parsed once without the prefetch entries no rule reads.
+
+    See ``lean_json``: the value (or the 400) is what ``decode_json`` gives, minus Bundle
+    entries the snapshot would skip.
+    """
+    try:
+        return loads_hook_body(
+            raw, read_types=READ_RESOURCE_TYPES, observation_codes=kb.measure_codes
+        )
     except orjson.JSONDecodeError as exc:
         raise BadRequest("the body is not valid JSON") from exc
 
@@ -278,7 +294,7 @@ def create_app(
         note = call_note(request)  # read by InstrumentMiddleware for the access log and metrics
         await authenticate(request)
         service = service_for(service_id)
-        body = await read_json(request, settings.max_body_bytes)
+        body = decode_hook_body(await read_body(request, settings.max_body_bytes), kb)
         hook_request = parse_hook_request(service, body, note)
         prefetched, result = await answer(
             service,
@@ -317,7 +333,7 @@ def create_app(
     async def feedback(service_id: str, request: Request) -> Response:
         await authenticate(request)
         service = service_for(service_id)
-        body = await read_json(request, settings.max_body_bytes)
+        body = decode_json(await read_body(request, settings.max_body_bytes))
         try:
             items = FeedbackRequest.model_validate(body).feedback
         except ValidationError as exc:

@@ -12,7 +12,8 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, NamedTuple
+from operator import itemgetter
+from typing import Any
 
 from cds_service.classify import (
     DrugMatch,
@@ -43,6 +44,19 @@ IGNORED_MEDICATION_STATUSES = frozenset({"entered-in-error", "cancelled", "not-t
 ACTIVE_CONDITION_STATUSES = frozenset({"active", "recurrence", "relapse"})
 IGNORED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
 MEDICATION_ORDER_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})
+# Every resource type build_snapshot reads; the rest of a record is skipped unread (and
+# lean_json leaves it out of the parsed request).
+READ_RESOURCE_TYPES = frozenset(
+    {
+        "Patient",
+        "Observation",
+        "Condition",
+        "Medication",
+        "MedicationStatement",
+        "QuestionnaireResponse",
+        *MEDICATION_ORDER_TYPES,
+    }
+)
 COMPARATORS = frozenset({"<", "<=", ">", ">="})
 # An Observation dated this far after "now" is a data error, not a result.
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -224,30 +238,7 @@ class _Reader:
 
     # -- Observation -----------------------------------------------------------------------
 
-    def observation(self, resource: Mapping[str, Any]) -> None:
-        measure_codes = self.kb.measure_codes
-        code = resource.get("code")
-        if not isinstance(code, MAPPING):
-            return
-        matched: tuple[Measure, str] | None = None
-        for coding in as_list(code.get("coding")):
-            if not isinstance(coding, MAPPING):
-                continue
-            value = coding.get("code")
-            # Non-string codes or systems (lists, objects) are unhashable: never look them up.
-            by_system = measure_codes.get(value) if isinstance(value, str) else None
-            if by_system is not None:
-                uri = coding.get("system")
-                system = self.kb.system_aliases.get(uri) if isinstance(uri, str) else None
-                measure = by_system.get(system) if system else None
-                if measure is not None:
-                    matched = (measure, value)  # type: ignore[assignment]
-                    break
-        if matched is None:
-            return
-        self._measurement(resource, *matched)
-
-    def _measurement(self, resource: Mapping[str, Any], measure: Measure, code: str) -> None:
+    def measurement(self, resource: Mapping[str, Any], measure: Measure, code: str) -> None:
         # Most results are older ones superseded by a newer result: "Type/id" is built only
         # for the one read (settle_labs) or one named as not used.
         status = resource.get("status")
@@ -269,9 +260,13 @@ class _Reader:
         if effective > self.latest_time:
             self._ignore(resource, "dated in the future")
             return
-        self.candidates.setdefault(measure.id, []).append(
-            _Candidate(effective, resource, measure, code)
-        )
+        # A plain tuple: a NamedTuple's constructor is a Python call, once per result read.
+        candidate = (effective, resource, measure, code)
+        pending = self.candidates.get(measure.id)
+        if pending is None:
+            self.candidates[measure.id] = [candidate]
+        else:
+            pending.append(candidate)
 
     def _ignore(self, resource: Mapping[str, Any], reason: str) -> None:
         self.ignored.append(Ignored(resource_ref(resource), reason))
@@ -285,7 +280,7 @@ class _Reader:
         """
         for measure_id, candidates in self.candidates.items():
             # Stable sort: of two results with the same time, the first in the data wins.
-            candidates.sort(key=_candidate_time, reverse=True)
+            candidates.sort(key=itemgetter(0), reverse=True)
             for candidate in candidates:
                 effective, carrier, measure, code = candidate
                 ref = resource_ref(carrier)
@@ -537,12 +532,13 @@ def build_snapshot(
     """Read every prefetched resource once and the draft orders into a ``PatientSnapshot``."""
     reader = _Reader(kb, patient_id, now)
     questionnaire_responses: list[Mapping[str, Any]] = []
-    measure_codes = kb.measure_codes
+    measure_codes, system_aliases = kb.measure_codes, kb.system_aliases
     for resource in iter_resources(prefetch_values):
         rtype = resource["resourceType"]
         if rtype == "Observation":
-            if not _unread_code(resource, measure_codes):
-                reader.observation(resource)
+            matched = measure_of(resource, measure_codes, system_aliases)
+            if matched is not None:
+                reader.measurement(resource, *matched)
         elif rtype in MEDICATION_ORDER_TYPES or rtype == "MedicationStatement":
             reader.medication_source(resource)
         elif rtype == "Medication":
@@ -634,33 +630,40 @@ def _shown(value: Any) -> str:
     return f"<{type(value).__name__}>"
 
 
-def _unread_code(resource: Mapping[str, Any], measure_codes: Mapping[str, Any]) -> bool:
-    """True for the common case decided without the full reader: a well-formed code whose
-    codings all name codes no measure uses (most of a record: vitals, panels, other labs)."""
+def measure_of(
+    resource: Mapping[str, Any],
+    measure_codes: Mapping[str, Mapping[str, Measure]],
+    system_aliases: Mapping[str, str],
+) -> tuple[Measure, str] | None:
+    """The measure an Observation reports, and the code that says so; None for most of a record.
+
+    One dictionary look-up per coding: an Observation no measure reads (vitals, panels, other
+    labs) costs no more. lean_json leaves out, before parsing, Observations whose codings are
+    all well-formed with codes not in ``measure_codes``: this finds no measure for any of them.
+    """
     code = resource.get("code")
-    if not isinstance(code, dict):
-        return False
+    if not isinstance(code, MAPPING):
+        return None
     coding = code.get("coding")
-    if not isinstance(coding, list):
-        return False
-    for item in coding:
-        if not isinstance(item, dict):
-            return False
+    for item in coding if type(coding) is list else as_list(coding):
+        if not isinstance(item, MAPPING):
+            continue
         value = item.get("code")
-        if not isinstance(value, str) or value in measure_codes:
-            return False
-    return True
+        if not isinstance(value, str):  # lists and objects are unhashable: never looked up
+            continue
+        by_system = measure_codes.get(value)
+        if by_system is None:
+            continue
+        uri = item.get("system")
+        system = system_aliases.get(uri) if isinstance(uri, str) else None
+        measure = by_system.get(system) if system else None
+        if measure is not None:
+            return measure, value
+    return None
 
 
-class _Candidate(NamedTuple):
-    effective: datetime
-    carrier: Mapping[str, Any]
-    measure: Measure
-    code: str
-
-
-def _candidate_time(candidate: _Candidate) -> datetime:
-    return candidate.effective
+# A dated result not yet read: (effective, Observation, measure, code).
+_Candidate = tuple[datetime, Mapping[str, Any], Measure, str]
 
 
 def _period_time(period: Any) -> datetime | None:

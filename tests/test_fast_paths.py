@@ -12,7 +12,7 @@ from cds_service.engine.safety import targets
 from cds_service.fhir_values import codings, concept_text, reference_id
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.loader import fold_text
-from cds_service.snapshot import _unread_code
+from cds_service.snapshot import measure_of
 
 LOINC = "http://loinc.org"
 
@@ -53,20 +53,29 @@ def test_safety_index_holds_exactly_the_rules_that_target_each_intervention(
     assert any(kb.safety_rules_by_intervention.values())
 
 
-def test_only_observations_with_no_known_code_skip_the_reader(kb: KnowledgeBase) -> None:
+def test_an_observation_is_read_only_for_a_known_code_in_a_known_system(
+    kb: KnowledgeBase,
+) -> None:
     known = next(code for code, systems in kb.measure_codes.items() if LOINC in systems)
+
+    def measure(resource: dict[str, object]) -> str | None:
+        matched = measure_of(resource, kb.measure_codes, kb.system_aliases)
+        return None if matched is None else f"{matched[0].id}:{matched[1]}"
 
     def obs(*codings: object) -> dict[str, object]:
         return {"resourceType": "Observation", "code": {"coding": list(codings)}}
 
+    expected = f"{kb.measure_codes[known][LOINC].id}:{known}"
     other = {"system": LOINC, "code": "8480-6"}  # systolic blood pressure: no rule reads it
-    assert _unread_code(obs(other), kb.measure_codes)
-    assert not _unread_code(obs(other, {"system": LOINC, "code": known}), kb.measure_codes)
-    # Anything unusual goes to the tolerant reader, which decides and explains.
-    assert not _unread_code(obs(other, "not a coding"), kb.measure_codes)
-    assert not _unread_code(obs({"system": LOINC, "code": ["2132-9"]}), kb.measure_codes)
-    assert not _unread_code({"resourceType": "Observation", "code": [other]}, kb.measure_codes)
-    assert not _unread_code({"resourceType": "Observation"}, kb.measure_codes)
+    assert measure(obs(other)) is None
+    assert measure(obs(other, {"system": LOINC, "code": known})) == expected
+    assert measure(obs("not a coding", {"system": LOINC, "code": known})) == expected
+    # A single coding where R4 wants a list (older shapes) is still read.
+    assert measure({"code": {"coding": {"system": LOINC, "code": known}}}) == expected
+    assert measure(obs({"system": "http://example.org/local", "code": known})) is None
+    assert measure(obs({"system": LOINC, "code": [known]})) is None
+    assert measure({"resourceType": "Observation", "code": [other]}) is None
+    assert measure({"resourceType": "Observation"}) is None
 
 
 # -- memoised classification (classify.memoised) ------------------------------------------------

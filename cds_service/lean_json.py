@@ -1,0 +1,143 @@
+"""Parse a large hook request once, leaving out the prefetch entries the snapshot would skip.
+
+A patient record is mostly data no rule reads: vitals, panels and other labs, encounters,
+claims. ``orjson.loads`` builds a Python object for every one of them, which at 1,000
+Observations cost more than evaluating the call. Here simdjson validates the whole body (as
+fast as it reads it) and only the Bundle entries the snapshot would read become Python objects:
+an entry is left out when its resource is of a type ``build_snapshot`` ignores, or an
+Observation whose codings are all well-formed and name codes no measure uses (for which
+``snapshot.measure_of`` finds no measure). Everything else, including malformed entries, is
+kept as sent.
+
+orjson stays the judge of what is JSON: a body simdjson refuses, or one with a byte-order mark
+(which simdjson accepts and orjson does not), is parsed by orjson, so the caller gets the same
+value or the same 400 either way. Small bodies go straight to orjson, which is faster when
+there is little to leave out.
+
+Repeated member names (RFC 8259 leaves their meaning open; orjson keeps the last): a body,
+prefetch or Bundle object with one is converted whole, as orjson would. Inside an entry,
+whether it is left out is decided on a name's first occurrence (an entry that is kept is
+converted as orjson would). A resource repeating ``resourceType`` or ``code`` is malformed FHIR
+no serialiser we know writes; checking every entry's names would cost what leaving it out saves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Container
+from typing import Any
+
+import orjson
+import simdjson
+
+# Measured (benchmarks/inprocess.py): below ~150 KB orjson's whole parse costs less than
+# simdjson's parse plus the Python-level walk over the entries.
+LEAN_MIN_BYTES = 128 * 1024
+_BOM = b"\xef\xbb\xbf"
+_Object = simdjson.Object  # bound once: the skip test runs for every entry
+_Array = simdjson.Array
+
+
+def loads_hook_body(
+    raw: bytes,
+    *,
+    read_types: Container[str],
+    observation_codes: Container[str],
+    min_bytes: int = LEAN_MIN_BYTES,
+) -> Any:
+    """``orjson.loads(raw)``, minus prefetch Bundle entries the snapshot would not read.
+
+    Raises ``orjson.JSONDecodeError`` exactly when ``orjson.loads(raw)`` does.
+    """
+    if len(raw) < min_bytes or raw.startswith(_BOM):
+        return orjson.loads(raw)
+    try:
+        document = simdjson.Parser().parse(raw)
+    except (ValueError, RuntimeError):  # not JSON to simdjson: orjson decides (and says why)
+        return orjson.loads(raw)
+    if type(document) is not _Object:
+        return _plain(document)
+    names = _names(document)
+    if names is None:
+        return orjson.loads(raw)
+    skip = _skipper(read_types, observation_codes)
+    body: dict[str, Any] = {}
+    for key in names:
+        value = document[key]
+        body[key] = _prefetch(value, skip) if key == "prefetch" else _plain(value)
+    return body
+
+
+def _names(obj: Any) -> list[str] | None:
+    """An object's member names, or None when indexing by name could find the wrong member.
+
+    Indexing a simdjson Object finds a name's first occurrence where orjson keeps the last,
+    and pysimdjson passes the name as a C string (cut at a NUL). Such an object is converted
+    whole by ``as_dict``, which keeps the last occurrence as orjson does. ``Object.items()``
+    is no shortcut: it converts every value.
+    """
+    names = list(obj)
+    if len(set(names)) != len(names) or any("\x00" in name for name in names):
+        return None
+    return names
+
+
+def _prefetch(value: Any, skip: Callable[[Any], bool]) -> Any:
+    names = _names(value) if type(value) is _Object else None
+    if names is None:
+        return _plain(value)
+    return {name: _prefetch_value(value[name], skip) for name in names}
+
+
+def _prefetch_value(value: Any, skip: Callable[[Any], bool]) -> Any:
+    names = _names(value) if type(value) is _Object else None
+    if names is None or "resourceType" not in names or value["resourceType"] != "Bundle":
+        return _plain(value)
+    bundle: dict[str, Any] = {}
+    for key in names:
+        item = value[key]
+        if key == "entry" and type(item) is _Array:
+            bundle[key] = [_plain(entry) for entry in item if not skip(entry)]
+        else:
+            bundle[key] = _plain(item)
+    return bundle
+
+
+def _skipper(
+    read_types: Container[str], observation_codes: Container[str]
+) -> Callable[[Any], bool]:
+    def skip(entry: Any) -> bool:
+        if type(entry) is not _Object:
+            return False
+        resource = entry.get("resource")
+        if type(resource) is not _Object:
+            return False
+        rtype = resource.get("resourceType")
+        if type(rtype) is not str:
+            return False
+        if rtype != "Observation":
+            return rtype not in read_types
+        # Every coding well-formed, no code a measure uses: snapshot.measure_of finds nothing.
+        code = resource.get("code")
+        if type(code) is not _Object:
+            return False
+        coding = code.get("coding")
+        if type(coding) is not _Array:
+            return False
+        for item in coding:
+            if type(item) is not _Object:
+                return False
+            value = item.get("code")
+            if type(value) is not str or value in observation_codes:
+                return False
+        return True
+
+    return skip
+
+
+def _plain(value: Any) -> Any:
+    """A simdjson value as the Python object orjson would have built."""
+    if type(value) is _Object:
+        return value.as_dict()
+    if type(value) is _Array:
+        return value.as_list()
+    return value
