@@ -40,6 +40,17 @@ def marginal_costs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return result
 
 
+def sized_patient_views(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The synthetic patient-view rows of the size series (not the extra "all read" row)."""
+    return [
+        r
+        for r in results.get("inprocess", [])
+        if r["label"].startswith("synthetic")
+        and r["hook"] == "patient-view"
+        and r["observations"] is not None
+    ]
+
+
 def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
     """(target, measured, met) for every target of issue 7 this run measured."""
     rows: list[tuple[str, str, bool]] = []
@@ -52,11 +63,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
                     item["ratio"] <= 2.0,
                 )
             )
-    synthetic_pv = [
-        r
-        for r in results.get("inprocess", [])
-        if r["label"].startswith("synthetic") and r["hook"] == "patient-view"
-    ]
+    synthetic_pv = sized_patient_views(results)
     costs = marginal_costs(synthetic_pv)
     if len(costs) >= 2:
         # Our own share (service minus the orjson floor): the floor's cost per Observation
@@ -188,11 +195,7 @@ def render(results: dict[str, Any]) -> str:
             f"{r['cards']} | {r['runs']} | {_ms(r['median_ms'])} | {_ms(r['p95_ms'])} | "
             f"{_ms(r['floor_median_ms'])} | {_ms(r['floor_p95_ms'])} | {r['ratio']:.2f}x |"
         )
-    synthetic_pv = [
-        r
-        for r in results.get("inprocess", [])
-        if r["label"].startswith("synthetic") and r["hook"] == "patient-view"
-    ]
+    synthetic_pv = sized_patient_views(results)
     if len(synthetic_pv) >= 2:
         lines += [
             "",

@@ -95,6 +95,12 @@ def run_inprocess(
             service = registry.services[service_id]
             raw = synthetic_request(kb, service, size, now=now)
             cases.append((f"synthetic {size:,} Obs", service_id, raw, size))
+    if 1000 in sizes:
+        # Every Observation one a measure reads, as our code-filtered query returns them: the
+        # case lean_json's sample sends to orjson (not a target row: observations=None).
+        service = registry.services[PATIENT_VIEW]
+        raw = synthetic_request(kb, service, 1000, now=now, relevant_share=1.0)
+        cases.append(("synthetic 1,000 Obs, all read", PATIENT_VIEW, raw, None))
     for number, path in enumerate(largest_synthea(synthea)):
         bundle = orjson.loads(path.read_bytes())
         name = path.stem.split("_")[0] + " " + path.stem.split("_")[1]

@@ -186,8 +186,8 @@ class _Patient:
             code, display, self._quantity(self.rng.uniform(low, high), unit), category
         )
 
-    def observations(self, count: int) -> list[dict[str, Any]]:
-        relevant = round(count * RELEVANT_SHARE) if self.measures else 0
+    def observations(self, count: int, share: float = RELEVANT_SHARE) -> list[dict[str, Any]]:
+        relevant = round(count * share) if self.measures else 0
         # Round-robin over the measures: several values per analyte, spread over three years.
         items = [
             self.relevant_observation(self.measures[i % len(self.measures)])
@@ -387,12 +387,16 @@ def synthetic_request(
     *,
     seed: int = SEED,
     now: datetime | None = None,
+    relevant_share: float = RELEVANT_SHARE,
 ) -> bytes:
-    """The request body for a synthetic patient with ``observations`` Observations."""
+    """The request body for a synthetic patient with ``observations`` Observations.
+
+    ``relevant_share=1.0`` is what an EHR running our code-filtered Observation query sends.
+    """
     builder = _Patient(kb, seed + observations, now or reference_now())
     resources = [
         builder.patient(),
-        *builder.observations(observations),
+        *builder.observations(observations, relevant_share),
         *builder.medication_requests(MEDICATIONS),
         *builder.conditions(CONDITIONS),
     ]
