@@ -30,8 +30,11 @@ def parse_datetime(value: Any) -> datetime | None:
             year, month, day = match.groups()
             return datetime(int(year), int(month or 1), int(day or 1), tzinfo=UTC)
         parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
+        zone = parsed.tzinfo
+        if zone is UTC:  # "Z" and "+00:00" (the common case) need no conversion
+            return parsed
+        if zone is None:
+            return parsed.replace(tzinfo=UTC)
         # Year 1 with a positive offset (or 9999 with a negative one) has no UTC equivalent.
         return parsed.astimezone(UTC)
     except (ValueError, OverflowError):
