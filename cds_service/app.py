@@ -40,7 +40,7 @@ from cds_service.fhir_client import FhirClient
 from cds_service.health import router as operations_router
 from cds_service.instrument import CallNote, InstrumentMiddleware, MeasuredFhirClient, call_note
 from cds_service.knowledge import KnowledgeBase, load_knowledge
-from cds_service.lean_json import loads_hook_body
+from cds_service.lean_json import HookBodyReader
 from cds_service.openapi import feedback_request_schema, hook_request_schema
 from cds_service.openapi import install as install_openapi
 from cds_service.pipeline import Evaluation, evaluate
@@ -97,18 +97,21 @@ def decode_json(raw: bytes) -> Any:
         raise BadRequest("the body is not valid JSON") from exc
 
 
-def decode_hook_body(raw: bytes, kb: KnowledgeBase) -> Any:
+def decode_hook_body(raw: bytes, reader: HookBodyReader) -> Any:
     """A hook call's body, parsed once without the prefetch entries no rule reads.
 
     See ``lean_json``: the value (or the 400) is what ``decode_json`` gives, minus Bundle
     entries the snapshot would skip.
     """
     try:
-        return loads_hook_body(
-            raw, read_types=READ_RESOURCE_TYPES, observation_codes=kb.measure_codes
-        )
+        return reader.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest("the body is not valid JSON") from exc
+
+
+def hook_body_reader(kb: KnowledgeBase) -> HookBodyReader:
+    """One per process: it learns the shape of what the EHR sends (lean_json)."""
+    return HookBodyReader(READ_RESOURCE_TYPES, kb.measure_codes)
 
 
 def parse_hook_request(
@@ -203,6 +206,7 @@ def create_app(
     kb = knowledge or load_knowledge(settings.mappings_dir)
     registry = load_services(settings.hooks_dir, kb)
     discovery_body = orjson.dumps(registry.discovery())
+    body_reader = hook_body_reader(kb)
     now = clock or (lambda: datetime.now(UTC))
     trusted = startup_registry(settings)  # refuses to start on a bad trusted-clients file
 
@@ -294,7 +298,7 @@ def create_app(
         note = call_note(request)  # read by InstrumentMiddleware for the access log and metrics
         await authenticate(request)
         service = service_for(service_id)
-        body = decode_hook_body(await read_body(request, settings.max_body_bytes), kb)
+        body = decode_hook_body(await read_body(request, settings.max_body_bytes), body_reader)
         hook_request = parse_hook_request(service, body, note)
         prefetched, result = await answer(
             service,

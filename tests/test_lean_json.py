@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cds_service.knowledge import KnowledgeBase, load_knowledge
-from cds_service.lean_json import LEAN_MIN_BYTES, loads_hook_body
+from cds_service.lean_json import LEAN_MIN_BYTES, HookBodyReader
 from cds_service.settings import PROJECT_ROOT
 from cds_service.snapshot import READ_RESOURCE_TYPES, PatientSnapshot, build_snapshot, measure_of
 from tests import realdata
@@ -32,13 +32,13 @@ KNOWN_CODE = next(code for code, systems in KB.measure_codes.items() if LOINC in
 UNREAD_CODE = "8480-6"  # systolic blood pressure: no measure reads it
 
 
+def reader(min_bytes: int = 0) -> HookBodyReader:
+    return HookBodyReader(READ_RESOURCE_TYPES, KB.measure_codes, min_bytes=min_bytes)
+
+
 def lean(raw: bytes, min_bytes: int = 0) -> Any:
-    return loads_hook_body(
-        raw,
-        read_types=READ_RESOURCE_TYPES,
-        observation_codes=KB.measure_codes,
-        min_bytes=min_bytes,
-    )
+    """A fresh reader's answer: the one a worker gives the first body it sees."""
+    return reader(min_bytes).loads(raw)
 
 
 def snapshot(body: dict[str, Any], patient_id: str = PATIENT_ID) -> PatientSnapshot:
@@ -167,6 +167,19 @@ def test_the_share_is_sampled_across_the_whole_body_not_its_start() -> None:
     read = [observation(KNOWN_CODE, 300, "pg/mL", id=f"read-{n}") for n in range(64)]
     assert len(entries(lean(orjson.dumps(_call(*read, *_unread(1000)))))) == 64
     assert len(entries(lean(orjson.dumps(_call(*_unread(64), *read * 16))))) == 64 * 17
+
+
+def test_once_a_sample_says_mostly_read_it_looks_again_only_every_so_often() -> None:
+    read = [observation(KNOWN_CODE, 300, "pg/mL", id=f"read-{n}") for n in range(30)]
+    mostly_read = orjson.dumps(_call(*read, *_unread(10)))
+    mostly_unread = orjson.dumps(_call(*read, *_unread(100)))
+    worker = reader()
+    assert worker.loads(mostly_unread) != orjson.loads(mostly_unread)  # pruned
+    assert worker.loads(mostly_read) == orjson.loads(mostly_read)  # looked: not worth it
+    for _ in range(worker.recheck_every - 1):  # not looked at: orjson, whole
+        assert worker.loads(mostly_unread) == orjson.loads(mostly_unread)
+    assert len(entries(worker.loads(mostly_unread))) == 30  # looked again: pruned
+    assert worker.pays
 
 
 def test_draft_orders_and_bundles_outside_prefetch_are_never_pruned() -> None:
