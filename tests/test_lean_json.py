@@ -182,6 +182,19 @@ def test_once_a_sample_says_mostly_read_it_looks_again_only_every_so_often() -> 
     assert worker.pays
 
 
+def test_a_reader_reuses_its_parser_and_nothing_it_returned_depends_on_it() -> None:
+    worker = reader()
+    first_raw = orjson.dumps(_call(*_unread(5), observation(KNOWN_CODE, 300, "pg/mL")))
+    first = worker.loads(first_raw)
+    kept = orjson.dumps(first)
+    second = worker.loads(orjson.dumps(_call(*_unread(7))))
+    assert entries(second) == [] and len(entries(first)) == 1
+    assert orjson.dumps(first) == kept  # still plain Python objects, whole
+    with pytest.raises(orjson.JSONDecodeError):
+        worker.loads(first_raw[:-1])
+    assert worker.loads(first_raw) == first
+
+
 def test_draft_orders_and_bundles_outside_prefetch_are_never_pruned() -> None:
     unread = observation(UNREAD_CODE, 120, "mm[Hg]", id="unread")
     body = _call(unread)
