@@ -183,9 +183,7 @@ def _skipper(
     read_types: Container[str], observation_codes: Container[str]
 ) -> Callable[[Any], bool]:
     def skip(entry: Any) -> bool:
-        if type(entry) is not _Object:
-            return False
-        resource = entry.get("resource")
+        resource = entry.get("resource") if type(entry) is _Object else None
         if type(resource) is not _Object:
             return False
         rtype = resource.get("resourceType")
@@ -195,15 +193,11 @@ def _skipper(
             return rtype not in read_types
         # Every coding well-formed, no code a measure uses: snapshot.measure_of finds nothing.
         code = resource.get("code")
-        if type(code) is not _Object:
-            return False
-        coding = code.get("coding")
+        coding = code.get("coding") if type(code) is _Object else None
         if type(coding) is not _Array:
             return False
         for item in coding:
-            if type(item) is not _Object:
-                return False
-            value = item.get("code")
+            value = item.get("code") if type(item) is _Object else None
             if type(value) is not str or value in observation_codes:
                 return False
         return True
