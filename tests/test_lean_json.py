@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,18 +19,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from benchmarks.synthetic import reference_now, synthetic_request
+from cds_service.app import create_app
 from cds_service.knowledge import KnowledgeBase, load_knowledge
 from cds_service.lean_json import LEAN_MIN_BYTES, HookBodyReader
+from cds_service.services import load_services
 from cds_service.settings import PROJECT_ROOT
 from cds_service.snapshot import READ_RESOURCE_TYPES, PatientSnapshot, build_snapshot, measure_of
 from tests import realdata
+from tests.conftest import make_settings
 from tests.factories import LOINC, PATIENT_ID, bundle, hook_request, observation, patient
 from tests.fuzz_strategies import FUZZ, json_values, mutated
+from tests.helpers import run_hook
+from tests.servers import serve_app
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 KB = load_knowledge(PROJECT_ROOT / "mappings")  # the strategies draw its codes
 KNOWN_CODE = next(code for code, systems in KB.measure_codes.items() if LOINC in systems)
 UNREAD_CODE = "8480-6"  # systolic blood pressure: no measure reads it
+PATIENT_VIEW_SERVICE = "neurotransmitter-patient-view"
 
 
 def reader(min_bytes: int = 0) -> HookBodyReader:
@@ -311,6 +319,37 @@ def test_broken_bytes_fail_as_orjson_fails(raw: bytes, cut: int) -> None:
 
 
 # -- through the service ----------------------------------------------------------------------
+
+
+def _without_uuids(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_uuids(v) for k, v in value.items() if k != "uuid"}
+    if isinstance(value, list):
+        return [_without_uuids(v) for v in value]
+    return value
+
+
+def test_a_large_record_gets_the_cards_the_whole_parse_gives(
+    tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    """Under uvicorn: a 1,000-Observation record, 70% of it unread (the lean path), answers
+    with the very cards the pipeline gives the same request parsed whole."""
+    now = reference_now()
+    service = load_services(PROJECT_ROOT / "hooks", kb).services[PATIENT_VIEW_SERVICE]
+    raw = synthetic_request(kb, service, 1000, now=now)
+    assert len(raw) > LEAN_MIN_BYTES and len(entries(lean(raw))) < len(entries(orjson.loads(raw)))
+    expected = run_hook(kb, orjson.loads(raw), now=now).response
+    app = create_app(make_settings(tmp_path), knowledge=kb, clock=lambda: now)
+    with serve_app(app) as url:
+        response = httpx.post(
+            f"{url}/cds-services/{PATIENT_VIEW_SERVICE}",
+            content=raw,
+            headers={"content-type": "application/json"},
+            timeout=30,
+        )
+    assert response.status_code == 200
+    assert expected["cards"]
+    assert _without_uuids(response.json()) == _without_uuids(expected)
 
 
 def test_a_large_body_that_is_not_json_is_a_400(client: httpx.Client, kb: KnowledgeBase) -> None:
