@@ -3,7 +3,8 @@
 Only this module turns errors into responses: a short FHIR OperationOutcome with the status the
 error carries, never a stack trace (401s are bare, with ``WWW-Authenticate: Bearer``). Bodies
 are read once, with a size limit, and parsed once (``lean_json``: large hook bodies without
-the prefetch entries no rule reads); FHIR content is never validated wholesale on the request path (see architecture.md, "fast by construction").
+the prefetch entries no rule reads); FHIR content is never validated wholesale on the request
+path (see architecture.md, "fast by construction").
 """
 
 from __future__ import annotations

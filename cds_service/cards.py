@@ -242,18 +242,20 @@ def override_reasons(kb: KnowledgeBase) -> list[OverrideCoding]:
 def _suggestion(
     candidate: Candidate, snapshot: PatientSnapshot, kb: KnowledgeBase, reason: str
 ) -> tuple[Suggestion, str]:
-    if candidate.kind == "medication":
-        intervention = kb.interventions[candidate.target]
-        resource = medication_request(kb, intervention, snapshot.patient_id, reason)
-        label = f"Consider {intervention.name}"
-        description = f"Create a draft order for {intervention.name} for clinician review"
-    else:
+    if candidate.kind != "medication":
         order = kb.lab_orders[candidate.target]
-        resource = service_request(kb, order, snapshot.patient_id)
-        label = f"Order {order.name}"
-        description = f"Create a draft order for {order.name}"
-    action = Action(type="create", description=description, resource=resource)
-    return Suggestion(label=label[:140], actions=[action]), f"create:{resource['resourceType']}"
+        label = f"Order {order.name}"[:140]
+        suggestion, audit = order_test_suggestion(kb, order, snapshot.patient_id, label)
+        return suggestion, audit.kind
+    intervention = kb.interventions[candidate.target]
+    resource = medication_request(kb, intervention, snapshot.patient_id, reason)
+    action = Action(
+        type="create",
+        description=f"Create a draft order for {intervention.name} for clinician review",
+        resource=resource,
+    )
+    label = f"Consider {intervention.name}"[:140]
+    return Suggestion(label=label, actions=[action]), f"create:{resource['resourceType']}"
 
 
 def _summary(

@@ -67,9 +67,9 @@ class HookBodyReader:
         self.pays = True  # until a sample says otherwise
         self._unlooked = 0  # large bodies sent to orjson since the last sample
         # Reused: its buffers (sized for the largest body so far, ~2.5x it in RSS) stay
-        # allocated instead of being malloc'ed and freed per call. Safe because nothing parsed escapes ``loads``: every
-        # value returned is a plain Python object (pysimdjson refuses to reparse while a
-        # proxy from the previous document is alive, and that refusal is a RuntimeError).
+        # allocated instead of being malloc'ed and freed per call. Safe because nothing parsed
+        # escapes ``loads``: every value returned is a plain Python object (pysimdjson refuses
+        # to reparse while a proxy from the previous document is alive: a RuntimeError).
         self._parser = simdjson.Parser()
 
     def loads(self, raw: bytes) -> Any:

@@ -245,10 +245,7 @@ class _Reader:
         if not isinstance(status, str) or status not in USABLE_OBSERVATION_STATUSES:
             self._ignore(resource, f"status {_shown(status)} is not final")
             return
-        subject = resource.get("subject")
-        if (type(subject) is not dict or subject.get("reference") != self.own_reference) and (
-            self._other_patient(resource)
-        ):  # the first test settles the common case without a call
+        if self._other_patient(resource):
             self._ignore(resource, "a different patient")
             return
         effective = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,8 +14,7 @@ from cds_service.fhir_values import codings, concept_text, reference_id
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.loader import fold_text
 from cds_service.snapshot import measure_of
-
-LOINC = "http://loinc.org"
+from tests.factories import LOINC, RXNORM
 
 
 def _fold_text_by_characters(text: str) -> str:
@@ -80,8 +80,6 @@ def test_an_observation_is_read_only_for_a_known_code_in_a_known_system(
 
 # -- memoised classification (classify.memoised) ------------------------------------------------
 
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-
 
 def _drug_concepts(kb: KnowledgeBase) -> list[list[object]]:
     codes = sorted(kb.rxnorm_ingredients)[:40]
@@ -129,12 +127,9 @@ def test_a_copied_knowledge_base_starts_with_an_empty_memo(kb: KnowledgeBase) ->
     assert classify_drug(kb, concepts).ingredients  # the original keeps its own answers
 
 
-def test_the_memo_is_bounded(kb: KnowledgeBase, monkeypatch: object) -> None:
-    import pytest
-
+def test_the_memo_is_bounded(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
     from cds_service import classify
 
-    assert isinstance(monkeypatch, pytest.MonkeyPatch)
     monkeypatch.setattr(classify, "MEMO_LIMIT", 5)
     for number in range(23):
         classify.classify_condition(kb, {"text": f"condition number {number}"})

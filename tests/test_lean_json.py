@@ -352,8 +352,7 @@ def test_a_large_record_gets_the_cards_the_whole_parse_gives(
     assert _without_uuids(response.json()) == _without_uuids(expected)
 
 
-def test_a_large_body_that_is_not_json_is_a_400(client: httpx.Client, kb: KnowledgeBase) -> None:
-    del kb
+def test_a_large_body_that_is_not_json_is_a_400(client: httpx.Client) -> None:
     body = orjson.dumps(_call(*[observation(UNREAD_CODE, 120, "mm[Hg]")] * 2000))
     assert len(body) > LEAN_MIN_BYTES
     response = client.post(
