@@ -17,16 +17,16 @@ from typing import Any, TypeVar
 
 import orjson
 
-from cds_service.app import (
+from cds_service.http.app import (
     answer,
     decode_hook_body,
     hook_body_reader,
     json_response,
     parse_hook_request,
 )
+from cds_service.http.lean_json import HookBodyReader
 from cds_service.knowledge import KnowledgeBase
-from cds_service.lean_json import HookBodyReader
-from cds_service.services import ServiceDefinition
+from cds_service.protocol.services import ServiceDefinition
 from cds_service.settings import Settings
 
 T = TypeVar("T")

@@ -37,9 +37,9 @@ from benchmarks.synthetic import (
     synthea_request,
     synthetic_request,
 )
-from cds_service.app import freeze_startup_heap
+from cds_service.http.app import freeze_startup_heap
 from cds_service.knowledge import KnowledgeBase, load_knowledge
-from cds_service.services import ServiceRegistry, load_services
+from cds_service.protocol.services import ServiceRegistry, load_services
 from cds_service.settings import PROJECT_ROOT, Settings
 
 SYNTHEA = PROJECT_ROOT.parent / "shared" / "testdata" / "synthea"

@@ -19,7 +19,7 @@ import orjson
 
 from cds_service.knowledge import KnowledgeBase, normalise_unit
 from cds_service.knowledge.schema import Measure
-from cds_service.services import ServiceDefinition
+from cds_service.protocol.services import ServiceDefinition
 
 SEED = 20240607
 PATIENT_ID = "bench-patient"

@@ -2,8 +2,8 @@
 
 import logging
 
-from cds_service.app import create_app
-from cds_service.logging_config import configure_logging
+from cds_service.http.app import create_app
+from cds_service.observability.logs import configure_logging
 from cds_service.settings import Settings
 
 settings = Settings()

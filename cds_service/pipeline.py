@@ -11,19 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cds_service.audit import CardAudit
-from cds_service.cards import RenderedCard, pathway_cards
+from cds_service.cards.guidance import order_guidance_cards
+from cds_service.cards.orders import order_cards
+from cds_service.cards.pathway import RenderedCard, pathway_cards
+from cds_service.cards.safety import alert_cards, prompt_cards
 from cds_service.engine.assess import assess
 from cds_service.engine.orders import review_orders
 from cds_service.engine.recommend import recommend
 from cds_service.engine.safety import alert_hits, gate
+from cds_service.fetch.prefetch import PrefetchResult
 from cds_service.knowledge import KnowledgeBase
-from cds_service.order_cards import order_cards
-from cds_service.order_guidance import order_guidance_cards
-from cds_service.prefetch import PrefetchResult
-from cds_service.protocol import HookRequest
-from cds_service.safety_cards import alert_cards, prompt_cards
-from cds_service.snapshot import PatientSnapshot, build_snapshot
+from cds_service.protocol.messages import HookRequest
+from cds_service.snapshot.reader import PatientSnapshot, build_snapshot
+from cds_service.store.records import CardAudit
 
 EXTENSION_KEY = "org.neurotransmitter-cds"
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cds_service.app import create_app
+from cds_service.http.app import create_app
 from cds_service.knowledge import KnowledgeBase, load_knowledge
 from cds_service.settings import PROJECT_ROOT, Settings
 from tests import safety_net

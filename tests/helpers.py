@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from cds_service.fetch.prefetch import PrefetchResult
 from cds_service.knowledge import KnowledgeBase
 from cds_service.pipeline import Evaluation, evaluate
-from cds_service.prefetch import PrefetchResult
-from cds_service.protocol import HookRequest
-from cds_service.validate import check_response
+from cds_service.protocol.messages import HookRequest
+from cds_service.protocol.validate import check_response
 
 
 def assert_valid(response: Any) -> None:
@@ -50,7 +50,7 @@ def snapshot_of(
     now: datetime | None = None,
 ) -> Any:
     """The PatientSnapshot of a prefetch holding these resources (no pipeline, no cards)."""
-    from cds_service.snapshot import build_snapshot
+    from cds_service.snapshot.reader import build_snapshot
     from tests.factories import PATIENT_ID, prefetch_for
 
     prefetch = prefetch_for(*resources, patient_resource=patient_resource)

@@ -23,7 +23,7 @@ import httpx
 import orjson
 import pytest
 
-from cds_service.logging_config import JsonFormatter, log_config
+from cds_service.observability.logs import JsonFormatter, log_config
 
 # Values too common to mean anything when they show up in a log line.
 _GENERIC = frozenset(

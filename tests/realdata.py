@@ -18,8 +18,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cds_service.fhir_values import reference_id
 from cds_service.settings import PROJECT_ROOT
+from cds_service.snapshot.values import reference_id
 
 TESTDATA = PROJECT_ROOT.parent / "shared" / "testdata"
 SYNTHEA = TESTDATA / "synthea"

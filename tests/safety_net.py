@@ -15,10 +15,10 @@ import threading
 from typing import Any
 
 from cds_service import pipeline
-from cds_service.classify import classify_drug
 from cds_service.engine.safety import check_subject, intervention_subject
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import Intervention
+from cds_service.snapshot.classify import classify_drug
 
 VIOLATIONS: list[str] = []
 _LOCK = threading.Lock()

@@ -6,7 +6,7 @@ import httpx
 import orjson
 import pytest
 
-from cds_service.validate import check_discovery, check_response
+from cds_service.protocol.validate import check_discovery, check_response
 from tests.factories import (
     SERVICE_FOR_HOOK,
     hook_request,

@@ -14,7 +14,7 @@ from benchmarks.inprocess import evaluate_bytes, measure
 from benchmarks.loadgen import run_load
 from benchmarks.synthetic import PATIENT_ID, reference_now, synthea_request, synthetic_request
 from cds_service.knowledge import KnowledgeBase
-from cds_service.services import ServiceRegistry, load_services
+from cds_service.protocol.services import ServiceRegistry, load_services
 from cds_service.settings import PROJECT_ROOT, Settings
 from tests.conftest import SHARED_TESTDATA
 from tests.servers import serve_app

@@ -79,7 +79,7 @@ def test_unverified_lists_codes_and_citations_still_to_confirm() -> None:
 def test_cli_exit_codes(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from cds_service.cli import app
+    from cds_service.cli.main import app
 
     runner = CliRunner()
     ok = runner.invoke(app, ["check-knowledge", "--verbose"])

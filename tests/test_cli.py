@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from cds_service.cli import app
-from cds_service.validate import check_response
+from cds_service.cli.main import app
+from cds_service.protocol.validate import check_response
 from tests.conftest import SHARED_TESTDATA
 from tests.factories import hook_request, medication_request, observation, patient, prefetch_for
 

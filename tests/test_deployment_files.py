@@ -93,7 +93,7 @@ def test_probes_and_scrape_call_routes_that_exist(service_url: str) -> None:
 
 
 def test_operations_guide_lists_every_setting_and_metric() -> None:
-    from cds_service import metrics
+    from cds_service.observability import metrics
 
     guide = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     for setting in SETTINGS:

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from cds_service.cli import app
-from cds_service.offline import EXAMPLE_EXTENSION
-from cds_service.validate import check_response
+from cds_service.cli.main import app
+from cds_service.cli.offline import EXAMPLE_EXTENSION
+from cds_service.protocol.validate import check_response
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 FILES = sorted(EXAMPLES.glob("*.json"))

@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cds_service.engine.safety import targets
-from cds_service.fhir_values import codings, concept_text, reference_id
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.loader import fold_text
-from cds_service.snapshot import measure_of
+from cds_service.snapshot.reader import measure_of
+from cds_service.snapshot.values import codings, concept_text, reference_id
 from tests.factories import LOINC, RXNORM
 
 
@@ -91,7 +91,7 @@ def _drug_concepts(kb: KnowledgeBase) -> list[list[object]]:
 
 
 def test_memoised_drug_classes_equal_the_computed_ones(kb: KnowledgeBase) -> None:
-    from cds_service.classify import _classify_drug, classify_drug
+    from cds_service.snapshot.classify import _classify_drug, classify_drug
 
     for concepts in _drug_concepts(kb):
         first = classify_drug(kb, concepts)
@@ -101,7 +101,7 @@ def test_memoised_drug_classes_equal_the_computed_ones(kb: KnowledgeBase) -> Non
 
 
 def test_memoised_condition_classes_equal_the_computed_ones(kb: KnowledgeBase) -> None:
-    from cds_service.classify import _classify_condition, classify_condition
+    from cds_service.snapshot.classify import _classify_condition, classify_condition
 
     snomed = kb.uri("snomed")
     concepts = [{"coding": [{"system": snomed, "code": c}]} for c in sorted(kb.snomed_conditions)]
@@ -116,7 +116,7 @@ def test_a_copied_knowledge_base_starts_with_an_empty_memo(kb: KnowledgeBase) ->
     """A test or a reload that swaps a table must not see answers computed from the old one."""
     from dataclasses import replace
 
-    from cds_service.classify import classify_drug
+    from cds_service.snapshot.classify import classify_drug
 
     code = next(iter(kb.rxnorm_ingredients))
     concepts = [{"coding": [{"system": RXNORM, "code": code}]}]
@@ -128,7 +128,7 @@ def test_a_copied_knowledge_base_starts_with_an_empty_memo(kb: KnowledgeBase) ->
 
 
 def test_the_memo_is_bounded(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cds_service import classify
+    from cds_service.snapshot import classify
 
     monkeypatch.setattr(classify, "MEMO_LIMIT", 5)
     for number in range(23):
@@ -137,7 +137,7 @@ def test_the_memo_is_bounded(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_values_that_are_not_plain_json_are_classified_without_the_memo(kb: KnowledgeBase) -> None:
-    from cds_service.classify import _classify_condition, classify_condition
+    from cds_service.snapshot.classify import _classify_condition, classify_condition
 
     concept = MappingProxyType({"text": "bipolar disorder"})
     before = dict(kb.memo.get("condition", {}))
@@ -160,8 +160,8 @@ _PERIODS = st.one_of(
 
 
 def _medication_date_by_definition(resource: Mapping[str, object]) -> object:
-    from cds_service.fhir_values import parse_datetime
-    from cds_service.snapshot import _get
+    from cds_service.snapshot.reader import _get
+    from cds_service.snapshot.values import parse_datetime
 
     def end(period: object) -> object:
         if not isinstance(period, Mapping):
@@ -182,8 +182,8 @@ def _medication_date_by_definition(resource: Mapping[str, object]) -> object:
 
 
 def _medication_start_by_definition(resource: Mapping[str, object]) -> object:
-    from cds_service.fhir_values import parse_datetime
-    from cds_service.snapshot import _get
+    from cds_service.snapshot.reader import _get
+    from cds_service.snapshot.values import parse_datetime
 
     def start(period: object) -> object:
         return parse_datetime(period.get("start")) if isinstance(period, Mapping) else None
@@ -202,7 +202,7 @@ def _medication_start_by_definition(resource: Mapping[str, object]) -> object:
 
 
 def _dosages(resource: Mapping[str, object]) -> list[object]:
-    from cds_service.fhir_values import as_list
+    from cds_service.snapshot.values import as_list
 
     found = as_list(resource.get("dosageInstruction")) + as_list(resource.get("dosage"))
     return [d for d in found if isinstance(d, Mapping)]
@@ -240,7 +240,7 @@ def _dosages(resource: Mapping[str, object]) -> list[object]:
 def test_medication_dates_in_one_pass_equal_the_two_definitions(
     resource: dict[str, object],
 ) -> None:
-    from cds_service.snapshot import _medication_dates
+    from cds_service.snapshot.reader import _medication_dates
 
     assert _medication_dates(resource) == (
         _medication_start_by_definition(resource),

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cds_service.fhir_values import (
+from cds_service.snapshot.values import (
     as_list,
     codings,
     concept_text,

@@ -17,8 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cds_service.errors import FHIRFetchError
-from cds_service.fhir_client import FhirClient
-from cds_service.validate import check_response
+from cds_service.fetch.fhir_client import FhirClient
+from cds_service.protocol.validate import check_response
 from tests.factories import (
     SERVICE_FOR_HOOK,
     hook_request,

@@ -10,8 +10,8 @@ import yaml
 
 from cds_service.errors import KnowledgeError
 from cds_service.knowledge import KnowledgeBase, load_knowledge
+from cds_service.protocol.validate import check_resource
 from cds_service.settings import PROJECT_ROOT
-from cds_service.validate import check_resource
 
 
 def test_every_rule_and_intervention_is_cited(kb: KnowledgeBase) -> None:
@@ -92,7 +92,7 @@ def test_defects_fail_naming_file_and_field(
 
 
 def test_suggestion_templates_are_valid_fhir_r4(kb: KnowledgeBase) -> None:
-    from cds_service.cards import medication_request, service_request
+    from cds_service.cards.pathway import medication_request, service_request
 
     for intervention in kb.interventions.values():
         assert check_resource(medication_request(kb, intervention, "p1", "reason")) == []

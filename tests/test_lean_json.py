@@ -20,12 +20,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.synthetic import reference_now, synthetic_request
-from cds_service.app import create_app
+from cds_service.http.app import create_app
+from cds_service.http.lean_json import LEAN_MIN_BYTES, HookBodyReader
 from cds_service.knowledge import KnowledgeBase, load_knowledge
-from cds_service.lean_json import LEAN_MIN_BYTES, HookBodyReader
-from cds_service.services import load_services
+from cds_service.protocol.services import load_services
 from cds_service.settings import PROJECT_ROOT
-from cds_service.snapshot import READ_RESOURCE_TYPES, PatientSnapshot, build_snapshot, measure_of
+from cds_service.snapshot.reader import (
+    READ_RESOURCE_TYPES,
+    PatientSnapshot,
+    build_snapshot,
+    measure_of,
+)
 from tests import realdata
 from tests.conftest import make_settings
 from tests.factories import LOINC, PATIENT_ID, bundle, hook_request, observation, patient

@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
+from cds_service.protocol.validate import check_response
 from cds_service.settings import PROJECT_ROOT
-from cds_service.validate import check_response
 from tests.factories import (
     SERVICE_FOR_HOOK,
     draft_order,

@@ -10,7 +10,7 @@ import logging
 import httpx
 import pytest
 
-from cds_service.logging_config import JsonFormatter
+from cds_service.observability.logs import JsonFormatter
 from tests.factories import hook_request, patient, prefetch_for
 from tests.log_guard import Secrets, guard
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cds_service.app import create_app
+from cds_service.http.app import create_app
 from cds_service.knowledge import KnowledgeBase
-from cds_service.logging_config import JsonFormatter, log_config, redact
+from cds_service.observability.logs import JsonFormatter, log_config, redact
 from tests.conftest import make_settings
 from tests.factories import hook_request, observation, patient, prefetch_for
 from tests.security_support import Issuer, SigningKey
@@ -160,7 +160,7 @@ def test_log_config_applies_the_level_and_json_everywhere(
 ) -> None:
     config = log_config("WARNING")
     assert config["root"]["level"] == "WARNING"
-    assert config["formatters"]["json"]["()"] == "cds_service.logging_config.JsonFormatter"
+    assert config["formatters"]["json"]["()"] == "cds_service.observability.logs.JsonFormatter"
     # URLs with patient ids are logged by httpx at INFO: always held back.
     assert config["loggers"]["httpx"]["level"] == "WARNING"
     assert config["loggers"]["uvicorn.access"]["propagate"] is False

@@ -29,10 +29,10 @@ import orjson
 
 from benchmarks.loadgen import run_load
 from benchmarks.synthetic import synthetic_request
-from cds_service.app import create_app
+from cds_service.http.app import create_app
 from cds_service.knowledge import KnowledgeBase
-from cds_service.logging_config import JsonFormatter
-from cds_service.services import load_services
+from cds_service.observability.logs import JsonFormatter
+from cds_service.protocol.services import load_services
 from cds_service.settings import PROJECT_ROOT
 from tests.conftest import make_settings
 from tests.servers import serve_app

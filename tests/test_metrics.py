@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from cds_service.app import create_app
+from cds_service.http.app import create_app
 from cds_service.knowledge import KnowledgeBase
 from tests.conftest import make_settings
 from tests.factories import (

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cds_service.protocol import HookRequest
-from cds_service.validate import check_response
+from cds_service.protocol.messages import HookRequest
+from cds_service.protocol.validate import check_response
 
 SERVICE_PATH = "/cds-services/{service_id}"
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from cds_service.knowledge import KnowledgeBase
-from cds_service.validate import check_response
+from cds_service.protocol.validate import check_response
 from tests.factories import (
     ICD10CM,
     SERVICE_FOR_HOOK,

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from cds_service.app import create_app
+from cds_service.http.app import create_app
 from cds_service.knowledge import KnowledgeBase
-from cds_service.validate import check_response
+from cds_service.protocol.validate import check_response
 from tests.conftest import make_settings
 from tests.factories import PATIENT_ID, bundle, hook_request, observation, patient, prefetch_for
 from tests.servers import FhirServer, free_port, serve_app

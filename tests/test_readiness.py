@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cds_service import health
-from cds_service.app import create_app
+from cds_service.http import health
+from cds_service.http.app import create_app
 from cds_service.knowledge import KnowledgeBase
 from tests.conftest import make_settings
 from tests.servers import serve_app

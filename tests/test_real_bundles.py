@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from cds_service.fhir_values import parse_datetime
 from cds_service.knowledge import KnowledgeBase
-from cds_service.snapshot import build_snapshot, iter_resources
+from cds_service.snapshot.reader import build_snapshot, iter_resources
+from cds_service.snapshot.values import parse_datetime
 from tests.conftest import SHARED_TESTDATA
 from tests.factories import hook_request, supplement_order
 from tests.helpers import run_hook

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cds_service.validate import check_response
+from cds_service.protocol.validate import check_response
 from tests.conftest import SHARED_TESTDATA
 from tests.factories import SERVICE_FOR_HOOK
 from tests.servers import FhirServer

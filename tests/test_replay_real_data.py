@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cds_service.validate import check_response
+from cds_service.protocol.validate import check_response
 from tests import realdata
 from tests.factories import SERVICE_FOR_HOOK
 from tests.servers import FhirServer

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cds_service.cards import pathway_cards
-from cds_service.classify import classify_condition, classify_drug
+from cds_service.cards.pathway import pathway_cards
 from cds_service.engine.safety import gate
 from cds_service.engine.types import Candidate, Finding, PathwayAssessment, Trace
 from cds_service.knowledge import KnowledgeBase
 from cds_service.pipeline import Evaluation
-from cds_service.snapshot import build_snapshot
+from cds_service.snapshot.classify import classify_condition, classify_drug
+from cds_service.snapshot.reader import build_snapshot
 from tests import safety_net
 from tests.factories import (
     ICD10CM,

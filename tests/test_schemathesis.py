@@ -22,10 +22,10 @@ from pydantic import ValidationError
 from schemathesis import Case
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from cds_service.app import create_app
+from cds_service.http.app import create_app
 from cds_service.knowledge import KnowledgeBase
-from cds_service.protocol import HookRequest
-from cds_service.validate import check_response
+from cds_service.protocol.messages import HookRequest
+from cds_service.protocol.validate import check_response
 from tests.conftest import make_settings
 from tests.servers import FhirServer, serve_app
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cds_service.app import create_app
+from cds_service.http.app import create_app
 from cds_service.knowledge import KnowledgeBase
 from cds_service.security import TrustedClientsError
 from tests.conftest import make_settings

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from cds_service.knowledge import KnowledgeBase
-from cds_service.snapshot import build_snapshot
+from cds_service.snapshot.reader import build_snapshot
 from tests.factories import PATIENT_ID, bundle, medication_request, observation, patient
 
 

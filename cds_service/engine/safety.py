@@ -18,12 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from cds_service.doses import DoseEstimate, canonical_amount, convert
 from cds_service.engine.predicates import holds
 from cds_service.engine.types import Candidate, Decision, SafetyHit, Trace, Verdict
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import Intervention, SafetyRule
-from cds_service.snapshot import MedicationFact, PatientSnapshot
+from cds_service.snapshot.doses import DoseEstimate, canonical_amount, convert
+from cds_service.snapshot.reader import MedicationFact, PatientSnapshot
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from cds_service.errors import KnowledgeError
 from cds_service.knowledge.loader import KnowledgeBase, load_knowledge
 from cds_service.knowledge.schema import MedicationSuggestion, Questionnaire
-from cds_service.validate import check_resource
+from cds_service.protocol.validate import check_resource
 
 
 def check_knowledge(mappings_dir: Path, hooks_dir: Path) -> list[str]:
@@ -33,7 +33,7 @@ def check_knowledge(mappings_dir: Path, hooks_dir: Path) -> list[str]:
 
 
 def _services(hooks_dir: Path, kb: KnowledgeBase) -> list[str]:
-    from cds_service.services import load_services
+    from cds_service.protocol.services import load_services
 
     try:
         load_services(hooks_dir, kb)
@@ -44,7 +44,7 @@ def _services(hooks_dir: Path, kb: KnowledgeBase) -> list[str]:
 
 def _templates(kb: KnowledgeBase) -> list[str]:
     """Each suggestion the service can make, built and validated as a FHIR R4 resource."""
-    from cds_service.cards import medication_request, service_request
+    from cds_service.cards.pathway import medication_request, service_request
 
     problems = []
     for intervention in kb.interventions.values():

@@ -669,7 +669,7 @@ def _load_guidance(
 
 def _check_class_doses(ingredient: Ingredient) -> None:
     """A dose-conditional class needs a unit the dose reader can compare (mass or IU)."""
-    from cds_service.doses import canonical_amount
+    from cds_service.snapshot.doses import canonical_amount
 
     for class_id, threshold in ingredient.class_doses.items():
         if canonical_amount(1.0, threshold.unit) is None:

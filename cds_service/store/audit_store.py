@@ -22,13 +22,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from cds_service.audit import InvocationAudit
 from cds_service.errors import BadRequest, ServiceUnavailable
-from cds_service.protocol import Feedback
+from cds_service.protocol.messages import Feedback
 from cds_service.settings import Settings
 from cds_service.store import migrate
 from cds_service.store.engine import READ_ONLY, TRANSACTION_TIMEOUT_S, backend, create_engine
 from cds_service.store.pseudonym import Pseudonymizer
+from cds_service.store.records import InvocationAudit
 from cds_service.store.schema import (
     MAX_CODE_LENGTH,
     MAX_ID_LENGTH,

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import pytest
 import sqlalchemy as sa
 
-from cds_service.audit import InvocationAudit
-from cds_service.audit_writer import AuditWriter
 from cds_service.store import SQLAuditStore
+from cds_service.store.records import InvocationAudit
 from cds_service.store.schema import cards, feedback, invocations, suggestions
+from cds_service.store.writer import AuditWriter
 from tests.store.store_data import card, invocation, overridden, settings
 
 pytestmark = pytest.mark.anyio

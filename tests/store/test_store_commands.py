@@ -11,8 +11,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from cds_service.cli.store import register
 from cds_service.store import SQLAuditStore
-from cds_service.store.commands import register
 from tests.store.store_data import SINCE, card, invocation, load_known_set, overridden, settings
 
 runner = CliRunner()

@@ -21,10 +21,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from cds_service.app import create_app
+from cds_service.http.app import create_app
 from cds_service.knowledge import KnowledgeBase
+from cds_service.protocol.validate import check_response
 from cds_service.settings import PROJECT_ROOT
-from cds_service.validate import check_response
 from tests.conftest import make_settings
 from tests.servers import serve_app
 from tests.store.conftest import PostgresCluster

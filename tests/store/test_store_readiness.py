@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from cds_service.app import create_app
+from cds_service.http.app import create_app
 from cds_service.knowledge import KnowledgeBase
 from tests.conftest import make_settings
 from tests.servers import serve_app

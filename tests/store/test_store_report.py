@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from cds_service.report import build_report, render_text
 from cds_service.store import SQLAuditStore
+from cds_service.store.report import build_report, render_text
 from tests.store.store_data import DEL, MR, SINCE, SR, load_known_set, settings
 
 pytestmark = pytest.mark.anyio

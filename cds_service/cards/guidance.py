@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cds_service.audit import CardAudit, SuggestionAudit
-from cds_service.cards import (
+from cds_service.cards.pathway import (
     SOURCE_LABEL,
     SUMMARY_LIMIT,
     RenderedCard,
@@ -26,12 +25,13 @@ from cds_service.cards import (
 )
 from cds_service.engine.predicates import holds
 from cds_service.engine.types import Finding, PathwayAssessment, Trace
-from cds_service.fhir_values import codings, concept_text
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.loader import fold_text
 from cds_service.knowledge.schema import Intervention, MedicationGuidance, Rule
-from cds_service.protocol import Action, Card, Coding, Source, Suggestion
-from cds_service.snapshot import MedicationFact, PatientSnapshot
+from cds_service.protocol.messages import Action, Card, Coding, Source, Suggestion
+from cds_service.snapshot.reader import MedicationFact, PatientSnapshot
+from cds_service.snapshot.values import codings, concept_text
+from cds_service.store.records import CardAudit, SuggestionAudit
 
 
 @dataclass(slots=True)

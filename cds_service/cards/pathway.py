@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cds_service.audit import CardAudit, SuggestionAudit
 from cds_service.engine.safety import offered as safety_offered
 from cds_service.engine.types import Candidate, Decision, Finding, PathwayAssessment, Trace
 from cds_service.knowledge import KnowledgeBase
@@ -23,8 +22,9 @@ from cds_service.knowledge.schema import (
     LabOrder,
     Measure,
 )
-from cds_service.protocol import Action, Card, Coding, OverrideCoding, Source, Suggestion
-from cds_service.snapshot import LabFact, PatientSnapshot
+from cds_service.protocol.messages import Action, Card, Coding, OverrideCoding, Source, Suggestion
+from cds_service.snapshot.reader import LabFact, PatientSnapshot
+from cds_service.store.records import CardAudit, SuggestionAudit
 
 SUMMARY_LIMIT = 139
 SOURCE_LABEL = "Neurotransmitter CDS"

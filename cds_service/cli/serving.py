@@ -41,7 +41,7 @@ def prepare_metrics_dir(workers: int) -> Path | None:
 def serve(host: str, port: int, workers: int, reload: bool, log_level: str) -> None:
     import uvicorn
 
-    from cds_service.logging_config import log_config
+    from cds_service.observability.logs import log_config
 
     prepare_metrics_dir(1 if reload else workers)
     uvicorn.run(

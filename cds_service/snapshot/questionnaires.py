@@ -14,7 +14,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from cds_service.fhir_values import (
+from cds_service.knowledge import KnowledgeBase
+from cds_service.knowledge.schema import Questionnaire
+from cds_service.snapshot.reader import FUTURE_TOLERANCE, Ignored, LabFact, band_for
+from cds_service.snapshot.values import (
     MAPPING,
     as_list,
     finite_number,
@@ -22,9 +25,6 @@ from cds_service.fhir_values import (
     reference_id,
     resource_ref,
 )
-from cds_service.knowledge import KnowledgeBase
-from cds_service.knowledge.schema import Questionnaire
-from cds_service.snapshot import FUTURE_TOLERANCE, Ignored, LabFact, band_for
 
 USABLE_RESPONSE_STATUSES = frozenset({"completed", "amended"})
 # FHIR extensions that carry the numeric weight of a coded answer (R4, R5, STU3).

@@ -21,12 +21,12 @@ import orjson
 from pydantic import ValidationError
 
 from cds_service.errors import CDSError
+from cds_service.fetch.prefetch import resolve
 from cds_service.knowledge import KnowledgeBase
 from cds_service.pipeline import Evaluation, evaluate
-from cds_service.prefetch import resolve
-from cds_service.protocol import HookRequest
-from cds_service.services import ServiceDefinition, ServiceRegistry
-from cds_service.validate import check_response
+from cds_service.protocol.messages import HookRequest
+from cds_service.protocol.services import ServiceDefinition, ServiceRegistry
+from cds_service.protocol.validate import check_response
 
 # Example files carry a title and the date they describe, so they read the same on any day.
 EXAMPLE_EXTENSION = "org.neurotransmitter-cds.example"

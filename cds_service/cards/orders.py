@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cds_service.audit import CardAudit, SuggestionAudit
-from cds_service.cards import (
+from cds_service.cards.pathway import (
     SOURCE_LABEL,
     SUMMARY_LIMIT,
     RenderedCard,
@@ -27,8 +26,9 @@ from cds_service.cards import (
 from cds_service.engine.orders import OrderFinding, OrderReview
 from cds_service.engine.types import Trace
 from cds_service.knowledge import KnowledgeBase
-from cds_service.protocol import Action, Card, Coding, Source, Suggestion
-from cds_service.snapshot import MedicationFact, PatientSnapshot
+from cds_service.protocol.messages import Action, Card, Coding, Source, Suggestion
+from cds_service.snapshot.reader import MedicationFact, PatientSnapshot
+from cds_service.store.records import CardAudit, SuggestionAudit
 
 # The suggested resources are R4; a DSTU2 client (MedicationOrder) gets deletes only.
 _DSTU2_ORDER = "MedicationOrder"

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import DerivedMeasure
-from cds_service.snapshot import Derivation, LabFact, band_for
+from cds_service.snapshot.reader import Derivation, LabFact, band_for
 
 
 def derive_labs(

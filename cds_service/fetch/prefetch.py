@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cds_service.errors import BadRequest, FHIRFetchError, PreconditionFailed
-from cds_service.fhir_client import FetchResult, FhirClient
-from cds_service.protocol import HookRequest
-from cds_service.services import ServiceDefinition, render_template
+from cds_service.fetch.fhir_client import FetchResult, FhirClient
+from cds_service.protocol.messages import HookRequest
+from cds_service.protocol.services import ServiceDefinition, render_template
 
 KeyStatus = Literal["prefetched", "null", "fetched", "client-failed", "failed", "unavailable"]
 

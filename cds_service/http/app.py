@@ -26,9 +26,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cds_service import __version__, metrics
-from cds_service.audit import AuditStore, InvocationAudit
-from cds_service.audit_writer import AuditWriter
+from cds_service import __version__
 from cds_service.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -37,22 +35,30 @@ from cds_service.errors import (
     UnknownService,
     UnsupportedMediaType,
 )
-from cds_service.fhir_client import FhirClient
-from cds_service.health import router as operations_router
-from cds_service.instrument import CallNote, InstrumentMiddleware, MeasuredFhirClient, call_note
+from cds_service.fetch.fhir_client import FhirClient
+from cds_service.fetch.prefetch import PrefetchResult, resolve
+from cds_service.http.health import router as operations_router
+from cds_service.http.lean_json import HookBodyReader
+from cds_service.http.openapi import feedback_request_schema, hook_request_schema
+from cds_service.http.openapi import install as install_openapi
 from cds_service.knowledge import KnowledgeBase, load_knowledge
-from cds_service.lean_json import HookBodyReader
-from cds_service.openapi import feedback_request_schema, hook_request_schema
-from cds_service.openapi import install as install_openapi
+from cds_service.observability import metrics
+from cds_service.observability.middleware import (
+    CallNote,
+    InstrumentMiddleware,
+    MeasuredFhirClient,
+    call_note,
+)
 from cds_service.pipeline import Evaluation, evaluate
-from cds_service.prefetch import PrefetchResult, resolve
-from cds_service.protocol import FeedbackRequest, HookRequest
+from cds_service.protocol.messages import FeedbackRequest, HookRequest
+from cds_service.protocol.services import ServiceDefinition, load_services
+from cds_service.protocol.validate import check_response
 from cds_service.security import Authenticator, startup_registry
-from cds_service.services import ServiceDefinition, load_services
 from cds_service.settings import Settings
-from cds_service.snapshot import READ_RESOURCE_TYPES
+from cds_service.snapshot.reader import READ_RESOURCE_TYPES
 from cds_service.store import SQLAuditStore
-from cds_service.validate import check_response
+from cds_service.store.records import AuditStore, InvocationAudit
+from cds_service.store.writer import AuditWriter
 
 logger = logging.getLogger("cds_service")
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cds_service.audit import CardAudit, SuggestionAudit
-from cds_service.cards import (
+from cds_service.cards.pathway import (
     SOURCE_LABEL,
     SUMMARY_LIMIT,
     RenderedCard,
@@ -24,8 +23,9 @@ from cds_service.engine.predicates import holds
 from cds_service.engine.types import SafetyHit, Trace
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import SafetyPrompt
-from cds_service.protocol import Card, Coding, Source, Suggestion
-from cds_service.snapshot import PatientSnapshot
+from cds_service.protocol.messages import Card, Coding, Source, Suggestion
+from cds_service.snapshot.reader import PatientSnapshot
+from cds_service.store.records import CardAudit, SuggestionAudit
 
 
 def _summary(text: str) -> str:

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cds_service.fhir_values import MAPPING, as_list, finite_number
 from cds_service.knowledge import KnowledgeBase
+from cds_service.snapshot.values import MAPPING, as_list, finite_number
 
 # Mass units to milligrams; international units are their own dimension.
 _MASS_MG = {"g": 1000.0, "mg": 1.0, "ug": 0.001, "mcg": 0.001, "µg": 0.001, "μg": 0.001}

@@ -17,7 +17,7 @@ from rich.panel import Panel
 from rich.rule import Rule
 from rich.text import Text
 
-from cds_service.offline import Outcome
+from cds_service.cli.offline import Outcome
 from cds_service.pipeline import EXTENSION_KEY
 
 STYLES = {"critical": "bold red", "warning": "bold yellow", "info": "bold cyan"}

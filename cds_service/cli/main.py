@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from cds_service import evaluate_cli
-from cds_service.knowledge.cli import register as register_knowledge_commands
-from cds_service.store.commands import register as register_storage_commands
+from cds_service.cli import evaluate as evaluate_cli
+from cds_service.cli.knowledge import register as register_knowledge_commands
+from cds_service.cli.store import register as register_storage_commands
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -45,8 +45,8 @@ def serve(
 
     With several workers, metrics are summed across them through PROMETHEUS_MULTIPROC_DIR (a temporary directory unless you set one).
     """
-    from cds_service.preflight import ConfigurationError, check_configuration
-    from cds_service.serving import serve as run
+    from cds_service.cli.preflight import ConfigurationError, check_configuration
+    from cds_service.cli.serving import serve as run
 
     try:
         settings = check_configuration()

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from cds_service.audit import InvocationAudit
+from cds_service.store.records import InvocationAudit
 
 logger = logging.getLogger("cds_service.audit")
 

@@ -16,7 +16,7 @@ import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
-from cds_service import metrics
+from cds_service.observability import metrics
 
 logger = logging.getLogger(__name__)
 

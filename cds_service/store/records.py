@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from cds_service.protocol import Feedback
+from cds_service.protocol.messages import Feedback
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from cds_service.errors import KnowledgeError
 from cds_service.knowledge.loader import load_knowledge
+from cds_service.protocol.services import load_services
 from cds_service.security.registry import load_trusted_clients
-from cds_service.services import load_services
 from cds_service.settings import Settings
 from cds_service.store.engine import backend
 from cds_service.store.pseudonym import Pseudonymizer

@@ -15,15 +15,17 @@ from datetime import date, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
-from cds_service.classify import (
+from cds_service.knowledge import KnowledgeBase, normalise_unit
+from cds_service.knowledge.schema import Measure, Questionnaire
+from cds_service.snapshot.classify import (
     DrugMatch,
     classify_condition,
     classify_drug,
     dose_qualified_classes,
     washout_days,
 )
-from cds_service.doses import DoseEstimate, ordered_doses
-from cds_service.fhir_values import (
+from cds_service.snapshot.doses import DoseEstimate, ordered_doses
+from cds_service.snapshot.values import (
     MAPPING,
     as_list,
     codings,
@@ -34,8 +36,6 @@ from cds_service.fhir_values import (
     reference_id,
     resource_ref,
 )
-from cds_service.knowledge import KnowledgeBase, normalise_unit
-from cds_service.knowledge.schema import Measure, Questionnaire
 
 USABLE_OBSERVATION_STATUSES = frozenset({"final", "amended", "corrected"})
 ACTIVE_MEDICATION_STATUSES = frozenset({"active", "on-hold", "intended"})
@@ -575,7 +575,7 @@ def build_snapshot(
             other_drafts.append(DraftOrder(ref, resource["resourceType"], name, is_selected))
 
     if questionnaire_responses:
-        from cds_service.questionnaire_responses import questionnaire_facts
+        from cds_service.snapshot.questionnaires import questionnaire_facts
 
         current, stale_scores, ignored = questionnaire_facts(
             kb, questionnaire_responses, patient_id=patient_id, now=now
@@ -590,7 +590,7 @@ def build_snapshot(
     latest = _settle_bands(kb, reader.latest, reader.sex)
     notes: dict[str, str] = {}
     if kb.derived:
-        from cds_service.derived import derive_labs
+        from cds_service.snapshot.derived import derive_labs
 
         derived, notes = derive_labs(
             kb, latest, birth_date=reader.birth_date, sex=reader.sex, now=now

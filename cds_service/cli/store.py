@@ -17,10 +17,10 @@ import sqlalchemy as sa
 import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cds_service.report import build_report, render_text
 from cds_service.settings import Settings
 from cds_service.store.engine import create_engine
 from cds_service.store.migrate import current_revision, head_revision, upgrade
+from cds_service.store.report import build_report, render_text
 from cds_service.store.retention import prune as prune_rows
 
 T = TypeVar("T")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cds_service.services import ServiceRegistry
+from cds_service.protocol.services import ServiceRegistry
 
 LOINC = "http://loinc.org"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"

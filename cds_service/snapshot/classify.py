@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 
 import orjson
 
-from cds_service.doses import DoseEstimate, convert
-from cds_service.fhir_values import codings, concept_text
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.loader import fold_text
 from cds_service.knowledge.schema import DoseThreshold
+from cds_service.snapshot.doses import DoseEstimate, convert
+from cds_service.snapshot.values import codings, concept_text
 
 T = TypeVar("T")
 # Entries per memo table; past it the table starts over (bounded memory, no LRU book-keeping).

@@ -124,7 +124,7 @@ def log_config(level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "cds_service.logging_config.JsonFormatter"}},
+        "formatters": {"json": {"()": "cds_service.observability.logs.JsonFormatter"}},
         "handlers": {
             "stdout": {
                 "class": "logging.StreamHandler",

@@ -65,11 +65,11 @@ def evaluate(
     """
     from rich.console import Console
 
-    from cds_service.cli_render import render_outcome
+    from cds_service.cli.offline import InputError, prepare, read_json, run
+    from cds_service.cli.render import render_outcome
     from cds_service.errors import KnowledgeError
     from cds_service.knowledge import load_knowledge
-    from cds_service.offline import InputError, prepare, read_json, run
-    from cds_service.services import load_services
+    from cds_service.protocol.services import load_services
     from cds_service.settings import Settings
 
     now = _parse_day(at) if at else None
