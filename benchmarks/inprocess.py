@@ -17,13 +17,9 @@ from typing import Any, TypeVar
 
 import orjson
 
-from cds_service.http.app import (
-    answer,
-    decode_hook_body,
-    hook_body_reader,
-    json_response,
-    parse_hook_request,
-)
+from cds_service.http.app import answer
+from cds_service.http.bodies import decode_hook_body, hook_body_reader, parse_hook_request
+from cds_service.http.errors import json_response
 from cds_service.http.lean_json import HookBodyReader
 from cds_service.knowledge import KnowledgeBase
 from cds_service.protocol.services import ServiceDefinition

@@ -17,8 +17,9 @@ from typing import Any
 
 import orjson
 
-from cds_service.knowledge import KnowledgeBase, normalise_unit
+from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import Measure
+from cds_service.knowledge.units import normalise_unit
 from cds_service.protocol.services import ServiceDefinition
 
 SEED = 20240607

@@ -13,17 +13,18 @@ from typing import Any
 
 from cds_service.cards.guidance import order_guidance_cards
 from cds_service.cards.orders import order_cards
-from cds_service.cards.pathway import RenderedCard, pathway_cards
+from cds_service.cards.pathway import pathway_cards
+from cds_service.cards.record import CardAudit, RenderedCard
 from cds_service.cards.safety import alert_cards, prompt_cards
 from cds_service.engine.assess import assess
 from cds_service.engine.orders import review_orders
 from cds_service.engine.recommend import recommend
 from cds_service.engine.safety import alert_hits, gate
-from cds_service.fetch.prefetch import PrefetchResult
+from cds_service.fetch.result import PrefetchResult
 from cds_service.knowledge import KnowledgeBase
 from cds_service.protocol.messages import HookRequest
-from cds_service.snapshot.reader import PatientSnapshot, build_snapshot
-from cds_service.store.records import CardAudit
+from cds_service.snapshot.facts import PatientSnapshot
+from cds_service.snapshot.reader import build_snapshot
 
 EXTENSION_KEY = "org.neurotransmitter-cds"
 

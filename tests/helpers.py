@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from cds_service.fetch.prefetch import PrefetchResult
+from cds_service.fetch.result import PrefetchResult
 from cds_service.knowledge import KnowledgeBase
 from cds_service.pipeline import Evaluation, evaluate
 from cds_service.protocol.messages import HookRequest

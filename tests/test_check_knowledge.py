@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from cds_service.cli.review import check_knowledge
 from cds_service.knowledge import load_knowledge
-from cds_service.knowledge.check import check_knowledge, unverified
+from cds_service.knowledge.check import unverified
 from cds_service.settings import PROJECT_ROOT
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures" / "negative-knowledge").glob("*.yaml"))

@@ -11,7 +11,7 @@ import pytest
 
 from cds_service.engine.safety import check_intervention
 from cds_service.knowledge import KnowledgeBase
-from cds_service.snapshot.reader import LabFact, PatientSnapshot
+from cds_service.snapshot.facts import LabFact, PatientSnapshot
 from tests.factories import (
     hook_request,
     observation,

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from cds_service.engine.safety import targets
 from cds_service.knowledge import KnowledgeBase
-from cds_service.knowledge.loader import fold_text
-from cds_service.snapshot.reader import measure_of
+from cds_service.knowledge.text import fold_text
+from cds_service.snapshot.measures import measure_of
 from cds_service.snapshot.values import codings, concept_text, reference_id
 from tests.factories import LOINC, RXNORM
 

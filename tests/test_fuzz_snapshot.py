@@ -17,10 +17,12 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from cds_service.knowledge import KnowledgeBase, load_knowledge, normalise_unit
+from cds_service.knowledge import KnowledgeBase, load_knowledge
 from cds_service.knowledge.schema import Questionnaire
+from cds_service.knowledge.units import normalise_unit
 from cds_service.settings import PROJECT_ROOT
-from cds_service.snapshot.reader import PatientSnapshot, build_snapshot
+from cds_service.snapshot.facts import PatientSnapshot
+from cds_service.snapshot.reader import build_snapshot
 from cds_service.snapshot.values import as_list
 from tests.factories import PATIENT_ID, RXNORM, SNOMED, hook_request
 from tests.fuzz_strategies import FUZZ, deep, json_values, mutated, odd_strings, scalars

@@ -92,7 +92,7 @@ def test_defects_fail_naming_file_and_field(
 
 
 def test_suggestion_templates_are_valid_fhir_r4(kb: KnowledgeBase) -> None:
-    from cds_service.cards.pathway import medication_request, service_request
+    from cds_service.cards.resources import medication_request, service_request
 
     for intervention in kb.interventions.values():
         assert check_resource(medication_request(kb, intervention, "p1", "reason")) == []

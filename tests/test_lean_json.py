@@ -25,12 +25,9 @@ from cds_service.http.lean_json import LEAN_MIN_BYTES, HookBodyReader
 from cds_service.knowledge import KnowledgeBase, load_knowledge
 from cds_service.protocol.services import load_services
 from cds_service.settings import PROJECT_ROOT
-from cds_service.snapshot.reader import (
-    READ_RESOURCE_TYPES,
-    PatientSnapshot,
-    build_snapshot,
-    measure_of,
-)
+from cds_service.snapshot.facts import READ_RESOURCE_TYPES, PatientSnapshot
+from cds_service.snapshot.measures import measure_of
+from cds_service.snapshot.reader import build_snapshot
 from tests import realdata
 from tests.conftest import make_settings
 from tests.factories import LOINC, PATIENT_ID, bundle, hook_request, observation, patient

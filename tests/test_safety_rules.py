@@ -15,7 +15,8 @@ from cds_service.engine.safety import check_intervention, gate, offered
 from cds_service.engine.types import Candidate
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import Dose
-from cds_service.snapshot.reader import PatientSnapshot, build_snapshot
+from cds_service.snapshot.facts import PatientSnapshot
+from cds_service.snapshot.reader import build_snapshot
 from tests.factories import (
     ICD10CM,
     PATIENT_ID,

@@ -13,25 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cds_service.cards.pathway import (
-    SOURCE_LABEL,
-    SUMMARY_LIMIT,
-    RenderedCard,
-    footer,
-    input_table,
-    service_request,
-    sources,
-    threshold_line,
-)
+from cds_service.cards.detail import footer, input_table, sources, threshold_line
+from cds_service.cards.record import CardAudit, RenderedCard, SuggestionAudit
+from cds_service.cards.resources import SOURCE_LABEL, SUMMARY_LIMIT, service_request
 from cds_service.engine.predicates import holds
 from cds_service.engine.types import Finding, PathwayAssessment, Trace
 from cds_service.knowledge import KnowledgeBase
-from cds_service.knowledge.loader import fold_text
 from cds_service.knowledge.schema import Intervention, MedicationGuidance, Rule
+from cds_service.knowledge.text import fold_text
 from cds_service.protocol.messages import Action, Card, Coding, Source, Suggestion
-from cds_service.snapshot.reader import MedicationFact, PatientSnapshot
+from cds_service.snapshot.facts import MedicationFact, PatientSnapshot
 from cds_service.snapshot.values import codings, concept_text
-from cds_service.store.records import CardAudit, SuggestionAudit
 
 
 @dataclass(slots=True)

@@ -13,22 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cds_service.cards.pathway import (
+from cds_service.cards.detail import footer, input_table, sources
+from cds_service.cards.record import CardAudit, RenderedCard, SuggestionAudit
+from cds_service.cards.resources import (
     SOURCE_LABEL,
     SUMMARY_LIMIT,
-    RenderedCard,
-    footer,
-    input_table,
     order_test_suggestion,
     override_reasons,
-    sources,
 )
 from cds_service.engine.orders import OrderFinding, OrderReview
 from cds_service.engine.types import Trace
 from cds_service.knowledge import KnowledgeBase
 from cds_service.protocol.messages import Action, Card, Coding, Source, Suggestion
-from cds_service.snapshot.reader import MedicationFact, PatientSnapshot
-from cds_service.store.records import CardAudit, SuggestionAudit
+from cds_service.snapshot.facts import MedicationFact, PatientSnapshot
 
 # The suggested resources are R4; a DSTU2 client (MedicationOrder) gets deletes only.
 _DSTU2_ORDER = "MedicationOrder"

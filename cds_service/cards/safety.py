@@ -10,22 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cds_service.cards.pathway import (
-    SOURCE_LABEL,
-    SUMMARY_LIMIT,
-    RenderedCard,
-    footer,
-    input_table,
-    order_test_suggestion,
-    sources,
-)
+from cds_service.cards.detail import footer, input_table, sources
+from cds_service.cards.record import CardAudit, RenderedCard, SuggestionAudit
+from cds_service.cards.resources import SOURCE_LABEL, SUMMARY_LIMIT, order_test_suggestion
 from cds_service.engine.predicates import holds
 from cds_service.engine.types import SafetyHit, Trace
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import SafetyPrompt
 from cds_service.protocol.messages import Card, Coding, Source, Suggestion
-from cds_service.snapshot.reader import PatientSnapshot
-from cds_service.store.records import CardAudit, SuggestionAudit
+from cds_service.snapshot.facts import PatientSnapshot
 
 
 def _summary(text: str) -> str:

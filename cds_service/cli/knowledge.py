@@ -1,4 +1,4 @@
-"""``cds-service check-knowledge``: a thin command over ``knowledge.check`` (exit 1 on problems)."""
+"""``cds-service check-knowledge``: a thin command over ``cli.review`` (exit 1 on problems)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ def check_knowledge_command(
     ] = False,
 ) -> None:
     """Validate mappings/ and hooks/ as the service does at start-up, and more; exit 1 on any problem."""
+    from cds_service.cli.review import check_knowledge
     from cds_service.knowledge import load_knowledge
-    from cds_service.knowledge.check import check_knowledge, unverified
+    from cds_service.knowledge.check import unverified
     from cds_service.settings import Settings
 
     settings = Settings()

@@ -10,6 +10,7 @@ Every refusal is an ``InputError`` with a one-line reason.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -86,8 +87,6 @@ def prepare(document: Any, registry: ServiceRegistry, hook: str | None = None) -
 
 def run(prepared: Prepared, kb: KnowledgeBase, now: datetime | None = None) -> Outcome:
     """Resolve the prefetch offline and evaluate, exactly as the HTTP service would."""
-    import asyncio
-
     when = now or prepared.as_of or datetime.now(UTC)
     request, service = prepared.request, prepared.service
     given = request.prefetch or {}

@@ -13,7 +13,7 @@ from cds_service.engine.predicates import holds
 from cds_service.engine.types import Finding, PathwayAssessment, PathwayStatus, Trace
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import NON_ACTIONABLE_FLAGS
-from cds_service.snapshot.reader import PatientSnapshot
+from cds_service.snapshot.facts import PatientSnapshot
 
 # Lower = shown first; a pathway's weight is its most serious finding.
 SEVERITY_RANK = {"limitation": 0, "caution": 1, "uncertain": 2, "option": 3, "context": 4}

@@ -24,7 +24,7 @@ from cds_service.engine.safety import (
 )
 from cds_service.engine.types import SafetyHit
 from cds_service.knowledge import KnowledgeBase
-from cds_service.snapshot.reader import MedicationFact, PatientSnapshot
+from cds_service.snapshot.facts import MedicationFact, PatientSnapshot
 
 Severity = Literal["critical", "warning", "info"]
 _RANK = {"critical": 0, "warning": 1, "info": 2}

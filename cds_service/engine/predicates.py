@@ -18,7 +18,7 @@ from cds_service.knowledge.schema import (
     Predicate,
     SexPredicate,
 )
-from cds_service.snapshot.reader import PatientSnapshot
+from cds_service.snapshot.facts import PatientSnapshot
 
 
 def holds(predicate: Predicate, snapshot: PatientSnapshot, trace: Trace) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from cds_service.engine.types import Candidate, PathwayAssessment
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import LabOrderSuggestion, MedicationSuggestion
-from cds_service.snapshot.reader import PatientSnapshot
+from cds_service.snapshot.facts import PatientSnapshot
 
 
 def recommend(

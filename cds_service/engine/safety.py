@@ -22,8 +22,9 @@ from cds_service.engine.predicates import holds
 from cds_service.engine.types import Candidate, Decision, SafetyHit, Trace, Verdict
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import Intervention, SafetyRule
-from cds_service.snapshot.doses import DoseEstimate, canonical_amount, convert
-from cds_service.snapshot.reader import MedicationFact, PatientSnapshot
+from cds_service.knowledge.units import canonical_amount, convert
+from cds_service.snapshot.doses import DoseEstimate
+from cds_service.snapshot.facts import MedicationFact, PatientSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +64,7 @@ def fact_subject(fact: MedicationFact, kb: KnowledgeBase) -> Subject:
 
 
 def targets(rule: SafetyRule, intervention: Intervention) -> bool:
-    target = rule.applies_to
-    return (
-        target.all_supplements
-        or intervention.id in target.interventions
-        or any(tag in intervention.tags for tag in target.tags)
-    )
+    return rule.applies_to.covers(intervention.id, intervention.tags)
 
 
 def applies(rule: SafetyRule, subject: Subject) -> bool:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cds_service.knowledge.schema import Pathway, Rule, SafetyRule
-from cds_service.snapshot.reader import ConditionFact, LabFact, MedicationFact
+from cds_service.snapshot.facts import ConditionFact, LabFact, MedicationFact
 
 PathwayStatus = Literal["likely adequate", "possible limitation", "insufficient data"]
 Verdict = Literal["allow", "warn", "block"]

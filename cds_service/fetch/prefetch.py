@@ -10,31 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from cds_service.errors import BadRequest, FHIRFetchError, PreconditionFailed
 from cds_service.fetch.fhir_client import FetchResult, FhirClient
+from cds_service.fetch.result import KeyStatus, PrefetchResult
 from cds_service.protocol.messages import HookRequest
 from cds_service.protocol.services import ServiceDefinition, render_template
-
-KeyStatus = Literal["prefetched", "null", "fetched", "client-failed", "failed", "unavailable"]
-
-
-@dataclass(slots=True)
-class PrefetchResult:
-    values: dict[str, Any]  # key -> resource / Bundle / None
-    status: dict[str, KeyStatus]
-    truncated: list[str] = field(default_factory=list)
-    failures: dict[str, str] = field(default_factory=dict)  # key -> fetch error kind
-    fetched: list[str] = field(default_factory=list)
-
-    @property
-    def incomplete(self) -> list[str]:
-        """Optional keys the service could not get: cards say this data was not checked."""
-        return [
-            k for k, s in self.status.items() if s in ("client-failed", "failed", "unavailable")
-        ]
 
 
 def _is_outcome(value: Any) -> bool:

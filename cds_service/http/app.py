@@ -1,10 +1,9 @@
 """The HTTP surface: ``create_app(settings)`` wires routes, CORS, errors and pooled I/O.
 
-Only this module turns errors into responses: a short FHIR OperationOutcome with the status the
-error carries, never a stack trace (401s are bare, with ``WWW-Authenticate: Bearer``). Bodies
-are read once, with a size limit, and parsed once (``lean_json``: large hook bodies without
-the prefetch entries no rule reads); FHIR content is never validated wholesale on the request
-path (see architecture.md, "fast by construction").
+Errors become responses only in ``errors.py`` (a short FHIR OperationOutcome, never a stack
+trace). Bodies are read once, with a size limit, and parsed once (``bodies.py``); FHIR content
+is never validated wholesale on the request path (see architecture.md, "fast by
+construction").
 """
 
 from __future__ import annotations
@@ -15,36 +14,38 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from pydantic import ValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cds_service import __version__
 from cds_service.errors import (
-    AuthenticationFailed,
     BadRequest,
     CDSError,
-    PayloadTooLarge,
     UnknownService,
-    UnsupportedMediaType,
 )
 from cds_service.fetch.fhir_client import FhirClient
-from cds_service.fetch.prefetch import PrefetchResult, resolve
+from cds_service.fetch.prefetch import resolve
+from cds_service.fetch.result import PrefetchResult
+from cds_service.http.bodies import (
+    decode_hook_body,
+    decode_json,
+    first_error,
+    hook_body_reader,
+    parse_hook_request,
+    read_body,
+)
+from cds_service.http.errors import install_error_handlers, json_response
 from cds_service.http.health import router as operations_router
-from cds_service.http.lean_json import HookBodyReader
 from cds_service.http.openapi import feedback_request_schema, hook_request_schema
 from cds_service.http.openapi import install as install_openapi
 from cds_service.knowledge import KnowledgeBase, load_knowledge
 from cds_service.observability import metrics
 from cds_service.observability.middleware import (
-    CallNote,
     InstrumentMiddleware,
     MeasuredFhirClient,
     call_note,
@@ -55,7 +56,6 @@ from cds_service.protocol.services import ServiceDefinition, load_services
 from cds_service.protocol.validate import check_response
 from cds_service.security import Authenticator, startup_registry
 from cds_service.settings import Settings
-from cds_service.snapshot.reader import READ_RESOURCE_TYPES
 from cds_service.store import SQLAuditStore
 from cds_service.store.records import AuditStore, InvocationAudit
 from cds_service.store.writer import AuditWriter
@@ -63,80 +63,6 @@ from cds_service.store.writer import AuditWriter
 logger = logging.getLogger("cds_service")
 
 JSON = "application/json"
-
-
-def outcome(status: int, code: str, message: str) -> Response:
-    """A FHIR OperationOutcome error body (the CDS Hooks 3.0 ballot's recommendation)."""
-    body = {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": code, "diagnostics": message}],
-    }
-    return Response(orjson.dumps(body), status_code=status, media_type=JSON)
-
-
-def json_response(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=JSON)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, read once; 415 unless JSON, 413 past ``limit`` bytes."""
-    content_type = request.headers.get("content-type", "")
-    if content_type and "json" not in content_type.lower():
-        raise UnsupportedMediaType("the body must be JSON (Content-Type: application/json)")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def decode_json(raw: bytes) -> Any:
-    """Parse a request body once, with orjson; 400 when it is not JSON."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest("the body is not valid JSON") from exc
-
-
-def decode_hook_body(raw: bytes, reader: HookBodyReader) -> Any:
-    """A hook call's body, parsed once without the prefetch entries no rule reads.
-
-    See ``lean_json``: the value (or the 400) is what ``decode_json`` gives, minus Bundle
-    entries the snapshot would skip.
-    """
-    try:
-        return reader.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest("the body is not valid JSON") from exc
-
-
-def hook_body_reader(kb: KnowledgeBase) -> HookBodyReader:
-    """One per process: it learns the shape of what the EHR sends (lean_json)."""
-    return HookBodyReader(READ_RESOURCE_TYPES, kb.measure_codes)
-
-
-def parse_hook_request(
-    service: ServiceDefinition, body: Any, note: CallNote | None = None
-) -> HookRequest:
-    """The parsed body as a call to ``service``; ``BadRequest`` names the first problem."""
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    try:
-        hook_request = HookRequest.model_validate(body)
-    except ValidationError as exc:
-        raise BadRequest(_first_error(exc)) from exc
-    if note is not None:
-        note.hook_instance = hook_request.hookInstance
-    if hook_request.hook != service.hook:
-        raise BadRequest(f"service {service.id} answers {service.hook}, not {hook_request.hook}")
-    hook_request.check_context()
-    return hook_request
 
 
 async def answer(
@@ -178,13 +104,6 @@ def freeze_startup_heap() -> None:
     """
     gc.collect()
     gc.freeze()
-
-
-def _first_error(exc: ValidationError) -> str:
-    # Never echo the offending input: it may hold patient data or a token.
-    error = exc.errors(include_input=False, include_url=False)[0]
-    where = ".".join(str(part) for part in error["loc"]) or "body"
-    return f"{where}: {error['msg']}"
 
 
 def audience(request: Request, settings: Settings) -> str:
@@ -279,7 +198,7 @@ def create_app(
         InstrumentMiddleware, services={s.id: s.hook for s in registry.services.values()}
     )
     metrics.knowledge_loaded(kb.version)
-    _install_error_handlers(app)
+    install_error_handlers(app)
     app.include_router(operations_router)
 
     def service_for(service_id: str) -> ServiceDefinition:
@@ -348,7 +267,7 @@ def create_app(
         try:
             items = FeedbackRequest.model_validate(body).feedback
         except ValidationError as exc:
-            raise BadRequest(_first_error(exc)) from exc
+            raise BadRequest(first_error(exc)) from exc
         store: AuditStore | None = request.app.state.store
         if store is not None:
             # A 200 means the rows are committed; ServiceUnavailable becomes a 503 to retry.
@@ -362,34 +281,3 @@ def create_app(
     install_openapi(app, registry)  # documents every status each route answers
 
     return app
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(AuthenticationFailed)
-    async def _unauthorised(request: Request, exc: AuthenticationFailed) -> Response:
-        # The authenticator has logged the reason (with iss and aud, never the token).
-        metrics.auth_failure(exc.reason)
-        return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
-
-    @app.exception_handler(CDSError)
-    async def _cds_error(request: Request, exc: CDSError) -> Response:
-        if exc.status_code >= 500:
-            logger.error("%s on %s: %s", type(exc).__name__, request.url.path, exc.message)
-        return outcome(exc.status_code, exc.issue_code, exc.message)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        return outcome(400, "invalid", "the request is not valid")
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "processing")
-        response = outcome(exc.status_code, code, str(exc.detail))
-        if exc.headers:
-            response.headers.update(exc.headers)
-        return response
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        logger.error("unexpected error on %s", request.url.path, exc_info=exc)
-        return outcome(500, "exception", "internal error")

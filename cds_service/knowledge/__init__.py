@@ -1,5 +1,6 @@
 """The knowledge base: ``mappings/`` loaded, validated and indexed (see ``loader.py``)."""
 
-from cds_service.knowledge.loader import KnowledgeBase, load_knowledge, normalise_unit
+from cds_service.knowledge.base import KnowledgeBase
+from cds_service.knowledge.loader import load_knowledge
 
-__all__ = ["KnowledgeBase", "load_knowledge", "normalise_unit"]
+__all__ = ["KnowledgeBase", "load_knowledge"]

@@ -1,61 +1,23 @@
-"""``cds-service check-knowledge``: every defect of mappings/ and hooks/ in one list.
+"""What a review of the knowledge base needs beyond what the loader refuses.
 
 The loader already refuses what would make the service wrong at start-up (schema errors,
 unknown code systems, rules without citations, duplicate codes, dangling references,
-supplement rules reading research-only markers or contested bands). This adds what only a
-review needs: every suggestion template validated as FHIR R4, questionnaire scoring that
-adds up, interventions no rule can reach, and the service definitions. ``unverified`` lists
-the codes and citations still marked as author knowledge, for the reviewer, not as errors.
+supplement rules reading research-only markers or contested bands). ``content_problems``
+adds questionnaire scoring that adds up and interventions no rule can reach; ``unverified``
+lists the codes and citations still marked as author knowledge, for the reviewer, not as
+errors. ``cds-service check-knowledge`` (cli/knowledge.py) adds the service definitions and
+every suggestion built as FHIR R4 (cards/check.py).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from cds_service.errors import KnowledgeError
-from cds_service.knowledge.loader import KnowledgeBase, load_knowledge
+from cds_service.knowledge.base import KnowledgeBase
 from cds_service.knowledge.schema import MedicationSuggestion, Questionnaire
-from cds_service.protocol.validate import check_resource
 
 
-def check_knowledge(mappings_dir: Path, hooks_dir: Path) -> list[str]:
-    """Every problem found; an empty list means the knowledge base is fit to serve."""
-    try:
-        kb = load_knowledge(mappings_dir)
-    except KnowledgeError as exc:
-        return [str(exc)]
-    problems: list[str] = []
-    problems += _services(hooks_dir, kb)
-    problems += _templates(kb)
-    problems += _questionnaires(kb)
-    problems += _reachable(kb)
-    return problems
-
-
-def _services(hooks_dir: Path, kb: KnowledgeBase) -> list[str]:
-    from cds_service.protocol.services import load_services
-
-    try:
-        load_services(hooks_dir, kb)
-    except KnowledgeError as exc:
-        return [str(exc)]
-    return []
-
-
-def _templates(kb: KnowledgeBase) -> list[str]:
-    """Each suggestion the service can make, built and validated as a FHIR R4 resource."""
-    from cds_service.cards.pathway import medication_request, service_request
-
-    problems = []
-    for intervention in kb.interventions.values():
-        resource = medication_request(kb, intervention, "check", "knowledge check")
-        problems += [
-            f"interventions.yaml: {intervention.id}: {e}" for e in check_resource(resource)
-        ]
-    for order in kb.lab_orders.values():
-        resource = service_request(kb, order, "check")
-        problems += [f"lab_orders.yaml: {order.id}: {e}" for e in check_resource(resource)]
-    return problems
+def content_problems(kb: KnowledgeBase) -> list[str]:
+    """Defects the loader lets through because only a review needs them fixed."""
+    return _questionnaires(kb) + _reachable(kb)
 
 
 def _questionnaires(kb: KnowledgeBase) -> list[str]:

@@ -29,7 +29,7 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from cds_service.store.records import CardAudit
+from cds_service.cards.record import CardAudit
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 

@@ -19,10 +19,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cds_service.cards.record import CardAudit
 from cds_service.errors import FHIRFetchError
 from cds_service.fetch.fhir_client import FhirClient
 from cds_service.observability import metrics
-from cds_service.store.records import CardAudit
 
 access_logger = logging.getLogger("cds_service.access")
 

@@ -10,6 +10,7 @@ Spec: https://cds-hooks.hl7.org/2.0/ (section names quoted beside the checks).
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -211,8 +212,6 @@ class Feedback(_Tolerant):
     @field_validator("outcomeTimestamp")
     @classmethod
     def _rfc3339(cls, value: str) -> str:
-        from datetime import datetime
-
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as exc:

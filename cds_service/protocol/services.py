@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
+from urllib.parse import quote
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cds_service.errors import KnowledgeError
-from cds_service.knowledge import KnowledgeBase
 
 SUPPORTED_HOOKS = ("patient-view", "order-select", "order-sign")
 
@@ -34,6 +34,13 @@ USER_TOKENS = {
     "userRelatedPersonId": "RelatedPerson",
 }
 _TOKEN = re.compile(r"\{\{\s*([^}]*?)\s*\}\}")
+
+
+class CodeSource(Protocol):
+    """What service definitions need of the knowledge base: the Observation codes it reads,
+    for the ``{{knowledge.observationCodes}}`` placeholder (so a code is never typed twice)."""
+
+    def observation_codes(self) -> list[tuple[str, str]]: ...
 
 
 class PrefetchSpec(BaseModel):
@@ -79,7 +86,7 @@ class ServiceRegistry:
         return {"services": [s.discovery() for s in self.services.values()]}
 
 
-def _expand(template: str, kb: KnowledgeBase) -> str:
+def _expand(template: str, kb: CodeSource) -> str:
     codes = ",".join(f"{system}|{code}" for system, code in kb.observation_codes())
     return template.replace("{{knowledge.observationCodes}}", codes)
 
@@ -94,7 +101,7 @@ def check_template(template: str, hook: str, where: str) -> None:
         raise KnowledgeError(f"{where}: userId already includes the resource type")
 
 
-def load_services(hooks_dir: Path, kb: KnowledgeBase) -> ServiceRegistry:
+def load_services(hooks_dir: Path, kb: CodeSource) -> ServiceRegistry:
     services: dict[str, ServiceDefinition] = {}
     for path in sorted(hooks_dir.glob("*.yaml")):
         try:
@@ -126,8 +133,6 @@ def load_services(hooks_dir: Path, kb: KnowledgeBase) -> ServiceRegistry:
 
 def render_template(template: str, context: dict[str, Any]) -> str | None:
     """Fill a prefetch template from the request context; None when a token has no value."""
-    from urllib.parse import quote
-
     user = context.get("userId")
     user_type, _, user_id = user.partition("/") if isinstance(user, str) else ("", "", "")
     missing = False

@@ -13,6 +13,7 @@ import uuid as uuid_module
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 INDICATORS = {"info", "warning", "critical"}
@@ -204,8 +205,6 @@ def _check_action(action: Any, path: str, *, system: bool) -> Iterator[str]:
 
 def check_resource(resource: Mapping[str, Any]) -> list[str]:
     """Validate a suggested resource as FHIR R4 (R4B models) plus our draft/proposal contract."""
-    from fhir.resources.R4B import get_fhir_model_class
-
     rtype = resource.get("resourceType")
     try:
         model = get_fhir_model_class(str(rtype))

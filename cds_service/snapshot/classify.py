@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 import orjson
 
 from cds_service.knowledge import KnowledgeBase
-from cds_service.knowledge.loader import fold_text
 from cds_service.knowledge.schema import DoseThreshold
-from cds_service.snapshot.doses import DoseEstimate, convert
+from cds_service.knowledge.text import fold_text
+from cds_service.knowledge.units import convert
+from cds_service.snapshot.doses import DoseEstimate
 from cds_service.snapshot.values import codings, concept_text
 
 T = TypeVar("T")

@@ -15,7 +15,8 @@ from datetime import date, datetime, timedelta
 
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import DerivedMeasure
-from cds_service.snapshot.reader import Derivation, LabFact, band_for
+from cds_service.snapshot.facts import Derivation, LabFact
+from cds_service.snapshot.measures import band_for
 
 
 def derive_labs(

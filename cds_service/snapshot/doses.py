@@ -19,11 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cds_service.knowledge import KnowledgeBase
+from cds_service.knowledge.units import canonical_amount
 from cds_service.snapshot.values import MAPPING, as_list, finite_number
 
-# Mass units to milligrams; international units are their own dimension.
-_MASS_MG = {"g": 1000.0, "mg": 1.0, "ug": 0.001, "mcg": 0.001, "µg": 0.001, "μg": 0.001}
-_INTERNATIONAL_UNITS = {"iu", "[iu]", "unt", "unit", "units", "[u]"}
 _VOLUME_ML = {"ml": 1.0, "l": 1000.0}
 # HL7 GTS timing abbreviations -> administrations per day.
 _TIMING_CODES = {
@@ -59,25 +57,6 @@ class DoseEstimate:
     def describe(self) -> str:
         amount = f"{self.amount:g} {self.unit}"
         return f"{amount}/day" if self.per_day else f"{amount} per dose (frequency unknown)"
-
-
-def canonical_amount(value: float, unit: str) -> tuple[float, str] | None:
-    """(value, "mg") for mass units, (value, "IU") for international units, else None."""
-    folded = unit.strip().lower()
-    if folded in _MASS_MG:
-        return value * _MASS_MG[folded], "mg"
-    if folded in _INTERNATIONAL_UNITS:
-        return value, "IU"
-    return None
-
-
-def convert(value: float, unit: str, target: str) -> float | None:
-    """``value unit`` expressed in ``target`` (mass to mass, IU to IU), or None."""
-    source = canonical_amount(value, unit)
-    goal = canonical_amount(1.0, target)
-    if source is None or goal is None or source[1] != goal[1]:
-        return None
-    return source[0] / goal[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ from typing import Any
 
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import Questionnaire
-from cds_service.snapshot.reader import FUTURE_TOLERANCE, Ignored, LabFact, band_for
+from cds_service.snapshot.facts import FUTURE_TOLERANCE, Ignored, LabFact
+from cds_service.snapshot.measures import band_for
 from cds_service.snapshot.values import (
     MAPPING,
     as_list,

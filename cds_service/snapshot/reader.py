@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
-from cds_service.knowledge import KnowledgeBase, normalise_unit
+from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import Measure, Questionnaire
+from cds_service.knowledge.units import normalise_unit
 from cds_service.snapshot.classify import (
     DrugMatch,
     classify_condition,
@@ -24,7 +24,35 @@ from cds_service.snapshot.classify import (
     dose_qualified_classes,
     washout_days,
 )
+from cds_service.snapshot.derived import derive_labs
 from cds_service.snapshot.doses import DoseEstimate, ordered_doses
+from cds_service.snapshot.facts import (
+    ACTIVE_CONDITION_STATUSES,
+    ACTIVE_MEDICATION_STATUSES,
+    COMPARATORS,
+    ENDED_MEDICATION_STATUSES,
+    FUTURE_TOLERANCE,
+    IGNORED_MEDICATION_STATUSES,
+    IGNORED_VERIFICATION,
+    MEDICATION_ORDER_TYPES,
+    USABLE_OBSERVATION_STATUSES,
+    ConditionFact,
+    DraftOrder,
+    Ignored,
+    LabFact,
+    MedicationFact,
+    PatientSnapshot,
+)
+from cds_service.snapshot.measures import (
+    band_for,
+    default_unit,
+    measure_of,
+    method_of,
+    qualitative_band,
+    reference_range,
+    settle_bands,
+)
+from cds_service.snapshot.questionnaires import questionnaire_facts
 from cds_service.snapshot.values import (
     MAPPING,
     as_list,
@@ -36,143 +64,6 @@ from cds_service.snapshot.values import (
     reference_id,
     resource_ref,
 )
-
-USABLE_OBSERVATION_STATUSES = frozenset({"final", "amended", "corrected"})
-ACTIVE_MEDICATION_STATUSES = frozenset({"active", "on-hold", "intended"})
-ENDED_MEDICATION_STATUSES = frozenset({"completed", "stopped"})
-IGNORED_MEDICATION_STATUSES = frozenset({"entered-in-error", "cancelled", "not-taken", "unknown"})
-ACTIVE_CONDITION_STATUSES = frozenset({"active", "recurrence", "relapse"})
-IGNORED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
-MEDICATION_ORDER_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})
-# Every resource type build_snapshot reads; the rest of a record is skipped unread (and
-# lean_json leaves it out of the parsed request).
-READ_RESOURCE_TYPES = frozenset(
-    {
-        "Patient",
-        "Observation",
-        "Condition",
-        "Medication",
-        "MedicationStatement",
-        "QuestionnaireResponse",
-        *MEDICATION_ORDER_TYPES,
-    }
-)
-COMPARATORS = frozenset({"<", "<=", ">", ">="})
-# An Observation dated this far after "now" is a data error, not a result.
-FUTURE_TOLERANCE = timedelta(days=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Derivation:
-    """How a value the lab did not send was computed (derived.yaml), for the card to show."""
-
-    derivation_id: str
-    label: str  # e.g. "CKD-EPI 2021"
-    inputs: tuple[LabFact, ...]
-    age: int
-    sex: str
-
-
-@dataclass(frozen=True, slots=True)
-class LabFact:
-    """The latest usable result for one measure, in the measure's canonical unit."""
-
-    measure_id: str
-    value: float | None  # None for qualitative results
-    comparator: str | None  # set when the lab reported a bound such as "<5"
-    unit: str
-    reported: str  # the value as reported, with its unit, for the card's input table
-    code: str
-    effective: datetime
-    resource_id: str
-    band: str | None  # None when a bound straddles bands or no band applies
-    reference_low: float | None = None
-    reference_high: float | None = None
-    stale: bool = False
-    method: str | None = None  # assay method the code implies (omega-3 index: rbc / plasma)
-    derivation: Derivation | None = None  # set when the service computed the value
-
-
-@dataclass(frozen=True, slots=True)
-class MedicationFact:
-    """A medication the patient takes, took recently, or is being ordered (draft)."""
-
-    ref: str  # "Type/id" of the source resource
-    source: str  # MedicationRequest | MedicationStatement | MedicationOrder | draft
-    name: str
-    status: str | None
-    ingredients: tuple[str, ...]
-    classes: tuple[str, ...]
-    classified: bool
-    active: bool
-    recent: bool  # stopped, but within its washout window
-    last_date: datetime | None
-    draft: bool = False
-    selected: bool = False
-    resource: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    # When therapy began (None: unknown), and the daily amount per ingredient when it can be
-    # told from the dosage (see doses.py); interventions = supplements among the ingredients.
-    start_date: datetime | None = None
-    doses: Mapping[str, DoseEstimate] = field(default_factory=dict, compare=False)
-    interventions: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ConditionFact:
-    ref: str
-    name: str
-    classes: tuple[str, ...]
-    active: bool
-    onset: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class DraftOrder:
-    """A non-medication draft order (ServiceRequest, ProcedureRequest, ...), kept for context."""
-
-    ref: str
-    resource_type: str
-    name: str
-    selected: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Ignored:
-    ref: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class PatientSnapshot:
-    patient_id: str
-    now: datetime
-    birth_date: date | None
-    sex: str | None
-    labs: Mapping[str, LabFact]  # current (not stale) latest result per measure id
-    stale_labs: Mapping[str, LabFact]  # latest stale result where no current one exists
-    medications: tuple[MedicationFact, ...]  # current and recent therapy (not drafts)
-    drafts: tuple[MedicationFact, ...]  # draft medication orders from context.draftOrders
-    other_drafts: tuple[DraftOrder, ...]
-    conditions: tuple[ConditionFact, ...]
-    ignored: tuple[Ignored, ...]
-    patient_found: bool
-    # Raw QuestionnaireResponses, for totals when no total-score Observation exists.
-    questionnaire_responses: tuple[Mapping[str, Any], ...] = ()
-    # Why a measure has no value although related data exist (e.g. "eGFR not derived: sex not
-    # recorded"), shown beside the missing input on cards.
-    notes: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def age(self) -> int | None:
-        if self.birth_date is None:
-            return None
-        today = self.now.date()
-        born = self.birth_date
-        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-
-    @property
-    def unclassified_medications(self) -> tuple[MedicationFact, ...]:
-        return tuple(m for m in (*self.medications, *self.drafts) if not m.classified)
 
 
 def iter_resources(values: Iterable[Any]) -> Iterator[Mapping[str, Any]]:
@@ -330,7 +221,7 @@ class _Reader:
                 self.ignored.append(Ignored(rid, "unit is not readable"))
                 return None
             if unit is None:
-                unit = _default_unit(measure, code)
+                unit = default_unit(measure, code)
             factor = factors.get(normalise_unit(unit)) if unit else None
             if factor is None:
                 self.ignored.append(
@@ -349,8 +240,8 @@ class _Reader:
             ):
                 self.ignored.append(Ignored(rid, f"score {number:g} outside {measure.name} range"))
                 return None
-            low, high = _reference_range(carrier, factors)
-            method = _method(measure, code)
+            low, high = reference_range(carrier, factors)
+            method = method_of(measure, code)
             return LabFact(
                 measure_id=measure.id,
                 value=value,
@@ -368,7 +259,7 @@ class _Reader:
                 stale=stale,
             )
         if measure.qualitative and ("valueCodeableConcept" in carrier or "valueString" in carrier):
-            band, text = _qualitative_band(self.kb, measure, carrier)
+            band, text = qualitative_band(self.kb, measure, carrier)
             if band is None:
                 self.ignored.append(Ignored(rid, f"result {text!r} not recognised"))
                 return None
@@ -575,8 +466,6 @@ def build_snapshot(
             other_drafts.append(DraftOrder(ref, resource["resourceType"], name, is_selected))
 
     if questionnaire_responses:
-        from cds_service.snapshot.questionnaires import questionnaire_facts
-
         current, stale_scores, ignored = questionnaire_facts(
             kb, questionnaire_responses, patient_id=patient_id, now=now
         )
@@ -587,18 +476,16 @@ def build_snapshot(
             previous = reader.latest_stale.get(measure_id)
             if previous is None or score.effective > previous.effective:
                 reader.latest_stale[measure_id] = score
-    latest = _settle_bands(kb, reader.latest, reader.sex)
+    latest = settle_bands(kb, reader.latest, reader.sex)
     notes: dict[str, str] = {}
     if kb.derived:
-        from cds_service.snapshot.derived import derive_labs
-
         derived, notes = derive_labs(
             kb, latest, birth_date=reader.birth_date, sex=reader.sex, now=now
         )
         latest.update(derived)
     stale = {
         k: v
-        for k, v in _settle_bands(kb, reader.latest_stale, reader.sex).items()
+        for k, v in settle_bands(kb, reader.latest_stale, reader.sex).items()
         if k not in latest
     }
     return PatientSnapshot(
@@ -630,38 +517,6 @@ def _shown(value: Any) -> str:
     return f"<{type(value).__name__}>"
 
 
-def measure_of(
-    resource: Mapping[str, Any],
-    measure_codes: Mapping[str, Mapping[str, Measure]],
-    system_aliases: Mapping[str, str],
-) -> tuple[Measure, str] | None:
-    """The measure an Observation reports, and the code that says so; None for most of a record.
-
-    One dictionary look-up per coding: an Observation no measure reads (vitals, panels, other
-    labs) costs no more. lean_json leaves out, before parsing, Observations whose codings are
-    all well-formed with codes not in ``measure_codes``: this finds no measure for any of them.
-    """
-    code = resource.get("code")
-    if not isinstance(code, MAPPING):
-        return None
-    coding = code.get("coding")
-    for item in coding if type(coding) is list else as_list(coding):
-        if not isinstance(item, MAPPING):
-            continue
-        value = item.get("code")
-        if not isinstance(value, str):  # lists and objects are unhashable: never looked up
-            continue
-        by_system = measure_codes.get(value)
-        if by_system is None:
-            continue
-        uri = item.get("system")
-        system = system_aliases.get(uri) if isinstance(uri, str) else None
-        measure = by_system.get(system) if system else None
-        if measure is not None:
-            return measure, value
-    return None
-
-
 # A dated result not yet read: (effective, Observation, measure, code).
 _Candidate = tuple[datetime, Mapping[str, Any], Measure, str]
 
@@ -670,122 +525,6 @@ def _period_time(period: Any) -> datetime | None:
     if not isinstance(period, MAPPING):
         return None
     return parse_datetime(period.get("end")) or parse_datetime(period.get("start"))
-
-
-def _default_unit(measure: Measure, code: str) -> str | None:
-    for known in measure.codes:
-        if known.code == code and known.unit:
-            return known.unit
-    return None
-
-
-def _method(measure: Measure, code: str) -> str | None:
-    for known in measure.codes:
-        if known.code == code:
-            return known.method
-    return None
-
-
-def _settle_bands(
-    kb: KnowledgeBase, facts: dict[str, LabFact], sex: str | None
-) -> dict[str, LabFact]:
-    """Re-band the few facts whose measure has sex-specific bands, now that sex is known."""
-    from dataclasses import replace
-
-    settled = dict(facts)
-    for measure_id, fact in facts.items():
-        measure = kb.measures[measure_id]
-        if fact.value is not None and sex is not None and any(b.sex for b in measure.bands):
-            band = band_for(measure, fact.value, fact.comparator, sex=sex, method=fact.method)
-            settled[measure_id] = replace(fact, band=band)
-    return settled
-
-
-def band_for(
-    measure: Measure,
-    value: float,
-    comparator: str | None,
-    *,
-    sex: str | None = None,
-    method: str | None = None,
-) -> str | None:
-    """The band holding the value; for a bound ("<5") only a band holding the whole interval.
-
-    Bands are tried in order; those for another sex or assay method are skipped, so with an
-    unknown sex the general (conservative) band applies.
-    """
-    bands = [b for b in measure.bands if b.applies(sex, method) and (b.lower or b.upper)]
-    if comparator is None:
-        for band in bands:
-            if band.contains(value):
-                return band.id
-        return None
-    below = comparator in ("<", "<=")
-    for band in bands:
-        lower, upper = band.lower, band.upper
-        if below:
-            # (-inf, value) must fit: band unbounded below and reaching the bound.
-            if lower is None and (
-                upper is None
-                or value < upper[0]
-                or (value == upper[0] and (upper[1] or comparator == "<"))
-            ):
-                return band.id
-        elif upper is None and (
-            lower is None
-            or value > lower[0]
-            or (value == lower[0] and (lower[1] or comparator == ">"))
-        ):
-            return band.id
-    return None
-
-
-def _reference_range(
-    carrier: Mapping[str, Any], factors: Mapping[str, float]
-) -> tuple[float | None, float | None]:
-    for item in as_list(carrier.get("referenceRange")):
-        if not isinstance(item, MAPPING):
-            continue
-        bounds: list[float | None] = []
-        for key in ("low", "high"):
-            quantity = item.get(key)
-            value = finite_number(quantity.get("value")) if isinstance(quantity, MAPPING) else None
-            unit = (
-                (quantity.get("code") or quantity.get("unit"))
-                if isinstance(quantity, MAPPING)
-                else None
-            )
-            factor = factors.get(normalise_unit(unit)) if isinstance(unit, str) else None
-            bound = float(f"{value / factor:.10g}") if value is not None and factor else None
-            bounds.append(bound if bound is not None and math.isfinite(bound) else None)
-        if bounds[0] is not None or bounds[1] is not None:
-            return bounds[0], bounds[1]
-    return None, None
-
-
-def _qualitative_band(
-    kb: KnowledgeBase, measure: Measure, carrier: Mapping[str, Any]
-) -> tuple[str | None, str]:
-    concept = carrier.get("valueCodeableConcept")
-    texts = []
-    if isinstance(carrier.get("valueString"), str):
-        texts.append(carrier["valueString"])
-    text = concept_text(concept) if concept is not None else None
-    if text:
-        texts.append(text)
-    coded = {
-        (kb.system_aliases.get(c["system"]), c["code"])
-        for c in codings(concept)
-        if isinstance(c.get("system"), str) and isinstance(c.get("code"), str)
-    }
-    folded = {t.strip().lower() for t in texts}
-    for qualitative in measure.qualitative:
-        for code in qualitative.codes:
-            if (kb.system_uris[code.system], code.code) in coded:
-                return qualitative.band, texts[0] if texts else code.code
-        if folded & {t.lower() for t in qualitative.texts}:
-            return qualitative.band, texts[0]
-    return None, texts[0] if texts else "coded result"
 
 
 def _status_code(status: Any) -> str | None:

@@ -12,24 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from cds_service.cards.record import CardAudit
 from cds_service.protocol.messages import Feedback
-
-
-@dataclass(frozen=True, slots=True)
-class SuggestionAudit:
-    uuid: str
-    # What the suggestion does, e.g. "create:MedicationRequest", "create:ServiceRequest",
-    # "delete:MedicationRequest"; several actions are joined with "+".
-    kind: str
-
-
-@dataclass(frozen=True, slots=True)
-class CardAudit:
-    uuid: str
-    indicator: str
-    topic: str
-    rule_ids: tuple[str, ...]
-    suggestions: tuple[SuggestionAudit, ...]
 
 
 @dataclass(frozen=True, slots=True)

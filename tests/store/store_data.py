@@ -9,11 +9,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cds_service.cards.record import CardAudit, SuggestionAudit
 from cds_service.protocol.messages import Feedback
 from cds_service.settings import Settings
 from cds_service.store import SQLAuditStore
 from cds_service.store.engine import create_engine
-from cds_service.store.records import CardAudit, InvocationAudit, SuggestionAudit
+from cds_service.store.records import InvocationAudit
 
 AUDIT_KEY = "k" * 16 + "-test-audit-key-0123456789"
 

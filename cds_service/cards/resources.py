@@ -1,0 +1,116 @@
+"""The FHIR resources a card's suggestions create, and what every card shares (source label,
+override reasons).
+
+Draft MedicationRequests (intent proposal, RxNorm-coded, the knowledge base's dose) and draft
+ServiceRequests (LOINC-coded) for clinician review; never orders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cds_service.cards.record import SuggestionAudit
+from cds_service.knowledge import KnowledgeBase
+from cds_service.knowledge.schema import (
+    Intervention,
+    LabOrder,
+)
+from cds_service.protocol.messages import Action, OverrideCoding, Suggestion
+
+SUMMARY_LIMIT = 139
+
+
+SOURCE_LABEL = "Neurotransmitter CDS"
+
+
+def medication_request(
+    kb: KnowledgeBase, intervention: Intervention, patient_id: str, reason: str
+) -> dict[str, Any]:
+    """A draft MedicationRequest (intent proposal), RxNorm-coded, dose text from the knowledge base."""
+    return {
+        "resourceType": "MedicationRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "medicationCodeableConcept": {
+            "coding": [
+                {
+                    "system": kb.uri(intervention.ingredient.system),
+                    "code": intervention.ingredient.code,
+                    "display": intervention.ingredient.display or intervention.name,
+                }
+            ],
+            "text": intervention.name,
+        },
+        "reasonCode": [{"text": reason}],
+        "dosageInstruction": [
+            {
+                "text": intervention.dose_text,
+                # The daily amount the option proposes, so the EHR can check it.
+                "maxDosePerPeriod": {
+                    "numerator": {
+                        "value": intervention.daily_dose.value,
+                        "unit": intervention.daily_dose.unit,
+                        "system": kb.uri("ucum"),
+                        "code": intervention.daily_dose.unit,
+                    },
+                    "denominator": {
+                        "value": 1,
+                        "unit": "day",
+                        "system": kb.uri("ucum"),
+                        "code": "d",
+                    },
+                },
+            }
+        ],
+        "note": [
+            {
+                "text": f"Option suggested by decision support (knowledge base {kb.version}); review before ordering."
+            }
+        ],
+    }
+
+
+def order_test_suggestion(
+    kb: KnowledgeBase, order: LabOrder, patient_id: str, label: str
+) -> tuple[Suggestion, SuggestionAudit]:
+    """ "Order this test": a suggestion creating a draft ServiceRequest, with its audit entry."""
+    suggestion = Suggestion(
+        label=label,
+        actions=[
+            Action(
+                type="create",
+                description=f"Create a draft order for {order.name}",
+                resource=service_request(kb, order, patient_id),
+            )
+        ],
+    )
+    return suggestion, SuggestionAudit(suggestion.uuid, "create:ServiceRequest")
+
+
+def service_request(kb: KnowledgeBase, order: LabOrder, patient_id: str) -> dict[str, Any]:
+    """A draft ServiceRequest (intent proposal) for a laboratory test, LOINC-coded."""
+    return {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "code": {
+            "coding": [
+                {
+                    "system": kb.uri(order.code.system),
+                    "code": order.code.code,
+                    "display": order.code.display or order.name,
+                }
+            ],
+            "text": order.name,
+        },
+        "reasonCode": [{"text": order.reason}],
+    }
+
+
+def override_reasons(kb: KnowledgeBase) -> list[OverrideCoding]:
+    return [
+        OverrideCoding(system=kb.manifest.override_reason_system, code=r.code, display=r.display)
+        for r in kb.manifest.override_reasons
+    ]

@@ -1,0 +1,81 @@
+"""One model per file of ``mappings/``: the top-level shape each YAML file must have."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from cds_service.knowledge.schema.common import Citation
+from cds_service.knowledge.schema.derived import DerivedMeasure
+from cds_service.knowledge.schema.drugs import ConditionClass, Ingredient, MedicationClass, Product
+from cds_service.knowledge.schema.measures import Analyte, Questionnaire
+from cds_service.knowledge.schema.rules import (
+    Definition,
+    Intervention,
+    LabOrder,
+    MedicationGuidance,
+    Pathway,
+    Rule,
+)
+from cds_service.knowledge.schema.safety import SafetyPrompt, SafetyRule
+
+
+class KnowledgeFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CitationsFile(KnowledgeFile):
+    citations: list[Citation]
+
+
+class AnalytesFile(KnowledgeFile):
+    analytes: list[Analyte]
+
+
+class QuestionnairesFile(KnowledgeFile):
+    questionnaires: list[Questionnaire]
+
+
+class PathwaysFile(KnowledgeFile):
+    pathways: list[Pathway]
+
+
+class InterventionsFile(KnowledgeFile):
+    interventions: list[Intervention]
+
+
+class LabOrdersFile(KnowledgeFile):
+    lab_orders: list[LabOrder]
+
+
+class RulesFile(KnowledgeFile):
+    rules: list[Rule]
+
+
+class DefinitionsFile(KnowledgeFile):
+    definitions: list[Definition] = []
+
+
+class OrderGuidanceFile(KnowledgeFile):
+    medication_guidance: list[MedicationGuidance] = []
+
+
+class MedicationsFile(KnowledgeFile):
+    classes: list[MedicationClass] = []
+    ingredients: list[Ingredient] = []
+    products: list[Product] = []
+
+
+class ConditionsFile(KnowledgeFile):
+    conditions: list[ConditionClass] = []
+    # Words that make a condition's *text* about someone or something else ("family history of
+    # bipolar disorder"): such text never classifies by name.
+    name_exclusions: list[str] = []
+
+
+class SafetyFile(KnowledgeFile):
+    rules: list[SafetyRule] = []
+    prompts: list[SafetyPrompt] = []
+
+
+class DerivedFile(KnowledgeFile):
+    derived: list[DerivedMeasure] = []

@@ -1,0 +1,93 @@
+"""Safety rules and monitoring prompts (``mappings/safety.yaml``); ``engine/safety.py`` applies them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from cds_service.knowledge.schema.common import Grade, _Model
+from cds_service.knowledge.schema.predicates import Predicate
+from cds_service.knowledge.schema.rules import DoseThreshold, LabOrderSuggestion
+
+
+class SafetyTarget(_Model):
+    """What a safety rule applies to: interventions by id or tag, every supplement, or drugs.
+
+    ``medications`` names medication classes or ingredients (medications.yaml): the rule then
+    also applies to a draft order or current use of such a drug (e.g. vitamin E, calcium, a
+    serotonergic drug ordered while on St John's wort).
+    """
+
+    interventions: list[str] = []
+    tags: list[str] = []
+    all_supplements: bool = False
+    medications: list[str] = []
+
+    def covers(self, intervention_id: str, tags: Iterable[str]) -> bool:
+        """Does a rule with this target concern suggesting or ordering this intervention?"""
+        return (
+            self.all_supplements
+            or intervention_id in self.interventions
+            or any(tag in self.tags for tag in tags)
+        )
+
+    @model_validator(mode="after")
+    def _something(self) -> SafetyTarget:
+        if not (self.interventions or self.tags or self.all_supplements or self.medications):
+            raise ValueError(
+                "a safety target needs interventions, tags, all_supplements or medications"
+            )
+        return self
+
+
+class SafetyRule(_Model):
+    """A safety rule: When <trigger> holds for the patient, <action> these interventions."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
+    version: int = Field(ge=1)
+    title: str
+    statement: str
+    trigger: Predicate
+    applies_to: SafetyTarget
+    action: Literal["block", "warn", "info"]
+    # A hard block can never be overridden; a soft block may be ordered by the prescriber
+    # with a reason (order time), but is still never *suggested* by the service.
+    hard: bool = False
+    message: str  # what the clinician reads, plain words
+    grade: Grade | None = None
+    citations: list[str] = Field(min_length=1)
+    # Dose-dependent rules apply only above this daily dose (suggestion: the intervention's
+    # daily_dose; order: the ordered dose). An unknown dose counts as above: conservative.
+    dose: DoseThreshold | None = None
+    # Missing data safety needs: offer this lab order instead of the withheld supplement.
+    replacement: LabOrderSuggestion | None = None
+    # Where the rule applies: to the service's own suggestions, to clinicians' draft orders.
+    scope: list[Literal["suggestions", "orders"]] = Field(
+        default=["suggestions", "orders"], min_length=1
+    )
+    # When the trigger holds, the patient gets a critical card of its own (e.g. suicide risk).
+    alert: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SafetyRule:
+        if self.hard and self.action != "block":
+            raise ValueError("only a block can be hard")
+        if self.replacement is not None and self.action != "block":
+            raise ValueError("a replacement only makes sense for a block")
+        return self
+
+
+class SafetyPrompt(_Model):
+    """A monitoring prompt (INFO): a drug that depletes a nutrient -> consider testing it."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
+    version: int = Field(ge=1)
+    title: str
+    statement: str
+    trigger: Predicate
+    message: str
+    lab_order: str | None = None  # lab order id offered as a suggestion
+    grade: Grade | None = None
+    citations: list[str] = Field(min_length=1)
