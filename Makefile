@@ -24,9 +24,13 @@ run: install
 test: install
 	$(PY) -m pytest
 
+# Style, types and layering: ruff, mypy --strict on the package, import-linter contracts
+# (pyproject.toml). CI runs it before the tests.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -127,7 +127,7 @@ def threshold_line(measure: Measure, kb: KnowledgeBase, sex: str | None = None) 
     line = lines.get((measure.id, sex))
     if line is None:
         line = lines[(measure.id, sex)] = _threshold_line(measure, kb, sex)
-    return line  # type: ignore[no-any-return]
+    return line
 
 
 def _threshold_line(measure: Measure, kb: KnowledgeBase, sex: str | None) -> str:

@@ -163,14 +163,14 @@ def _order_card(
         selectionBehavior="any" if suggestions else None,
         overrideReasons=override_reasons(kb) if severity != "info" and not hard else None,
     )
-    audit = CardAudit(
+    card_audit = CardAudit(
         uuid=card.uuid,
         indicator=card.indicator,
         topic=rule.id,
         rule_ids=tuple(rules),
         suggestions=tuple(audits),
     )
-    return RenderedCard(card, audit)
+    return RenderedCard(card, card_audit)
 
 
 def _detail(

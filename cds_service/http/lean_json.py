@@ -128,7 +128,7 @@ def _bundle_names(value: Any) -> list[str] | None:
 
 def _entry_arrays(document: Any, names: list[str]) -> list[Any]:
     """The entry arrays of the prefetch Bundles that would be pruned."""
-    prefetch = document["prefetch"] if "prefetch" in names else None
+    prefetch: Any = document["prefetch"] if "prefetch" in names else None
     keys = _names(prefetch) if type(prefetch) is _Object else None
     arrays = []
     for key in keys or ():

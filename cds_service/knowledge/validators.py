@@ -360,7 +360,8 @@ def load_safety(
 ) -> tuple[tuple[SafetyRule, ...], tuple[SafetyPrompt, ...]]:
     """safety.yaml: safety rules and monitoring prompts, triggers resolved, targets known."""
     safety_file = parse(root / "safety.yaml", SafetyFile)
-    unique([*safety_file.rules, *safety_file.prompts], "safety.yaml", "safety rule or prompt")
+    both: list[SafetyRule | SafetyPrompt] = [*safety_file.rules, *safety_file.prompts]
+    unique(both, "safety.yaml", "safety rule or prompt")
     all_tags = {tag for i in interventions.values() for tag in i.tags}
     rules = []
     for rule in safety_file.rules:

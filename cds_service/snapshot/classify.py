@@ -61,7 +61,7 @@ def memoised(kb: KnowledgeBase, table: str, value: Any, compute: Callable[[], T]
         if len(memo) >= MEMO_LIMIT:
             memo.clear()
         memo[key] = found
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def classify_drug(kb: KnowledgeBase, concepts: Iterable[Any]) -> DrugMatch:

@@ -118,9 +118,9 @@ def _per_day(dosage: Mapping[str, Any]) -> float | None:
     code = timing.get("code")
     for coding in as_list(code.get("coding") if isinstance(code, MAPPING) else None):
         if isinstance(coding, MAPPING) and isinstance(coding.get("code"), str):
-            rate = _TIMING_CODES.get(coding["code"].upper())
-            if rate is not None:
-                return rate
+            per_code = _TIMING_CODES.get(coding["code"].upper())
+            if per_code is not None:
+                return per_code
     return None
 
 
