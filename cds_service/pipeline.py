@@ -22,11 +22,9 @@ from cds_service.engine.recommend import recommend
 from cds_service.engine.safety import alert_hits, gate
 from cds_service.fetch.result import PrefetchResult
 from cds_service.knowledge import KnowledgeBase
-from cds_service.protocol.messages import HookRequest
+from cds_service.protocol.messages import EXTENSION_KEY, HookRequest
 from cds_service.snapshot.facts import PatientSnapshot
 from cds_service.snapshot.reader import build_snapshot
-
-EXTENSION_KEY = "org.neurotransmitter-cds"
 
 
 @dataclass(frozen=True, slots=True)

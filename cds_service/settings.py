@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     # Where the service definitions and the knowledge base live.
     hooks_dir: Path = PROJECT_ROOT / "hooks"
     mappings_dir: Path = PROJECT_ROOT / "mappings"
+    # CDS Hooks requests shown as worked examples on /docs (absent: no examples there).
+    examples_dir: Path = PROJECT_ROOT / "examples"
 
     # HTTP serving (used by `cds-service serve`).
     host: str = "127.0.0.1"

@@ -45,8 +45,9 @@ def serve(
 
     With several workers, metrics are summed across them through PROMETHEUS_MULTIPROC_DIR (a temporary directory unless you set one).
     """
-    from cds_service.cli.preflight import ConfigurationError, check_configuration
+    from cds_service.cli.preflight import check_configuration
     from cds_service.cli.serving import serve as run
+    from cds_service.errors import ConfigurationError
 
     try:
         settings = check_configuration()

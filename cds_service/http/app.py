@@ -41,7 +41,7 @@ from cds_service.http.bodies import (
 )
 from cds_service.http.errors import install_error_handlers, json_response
 from cds_service.http.health import router as operations_router
-from cds_service.http.openapi import feedback_request_schema, hook_request_schema
+from cds_service.http.openapi import feedback_request_schema, hook_request_schema, load_examples
 from cds_service.http.openapi import install as install_openapi
 from cds_service.knowledge import KnowledgeBase, load_knowledge
 from cds_service.observability import metrics
@@ -216,7 +216,7 @@ def create_app(
         "/cds-services/{service_id}",
         tags=["CDS Hooks"],
         summary="Call a CDS service",
-        openapi_extra=hook_request_schema(registry),
+        openapi_extra=hook_request_schema(registry, load_examples(settings.examples_dir)),
     )
     async def call_service(service_id: str, request: Request) -> Response:
         started = time.perf_counter()

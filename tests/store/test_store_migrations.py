@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from cds_service.store import AuditKeyError, SQLAuditStore
+from cds_service.errors import AuditKeyError
+from cds_service.store import SQLAuditStore
 from cds_service.store.engine import create_engine
 from cds_service.store.migrate import current_revision, head_revision, upgrade
 from cds_service.store.schema import metadata
