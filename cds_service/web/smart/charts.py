@@ -236,6 +236,7 @@ def build_chart(
 ) -> MeasureChart:
     """The chart data for one measure and, when it has numbers, its SVG."""
     unit, factor = display_unit(kb, measure, facts)
+    same_unit = {normalise_unit(unit), None}
     method = facts[-1].method if facts else None
     segments = band_segments(measure, sex=sex, method=method, factor=factor)
     labels = {b.id: b.label for b in measure.bands}
@@ -243,7 +244,11 @@ def build_chart(
     converted = 0
     for fact in facts:
         value = None if fact.value is None else float(f"{fact.value * factor:.6g}")
-        if fact.value is not None and _reported_unit(fact) not in (None, unit):
+        reported = _reported_unit(fact)
+        if (
+            fact.value is not None
+            and (normalise_unit(reported) if reported else None) not in same_unit
+        ):
             converted += 1
         points.append(
             PlotPoint(
@@ -262,6 +267,8 @@ def build_chart(
         for t in therapies
         if any(d is not None and span[0] <= d <= span[1] for d in (t.start, t.stop))
     )
+    if unit.startswith("{"):  # a UCUM annotation such as {score}: show the word
+        unit = unit.strip("{}")
     svg = None
     if numeric:
         with _DRAW_LOCK:
