@@ -65,7 +65,7 @@ def serve(
 APP_EPILOG = """\
 Examples:
 
-  cds-service app --fhir-server https://r4.smarthealthit.org --patient 87a339d0-8cae-418e-89c7-8651e6aab3c6
+  cds-service app --fhir-server https://r4.smarthealthit.org --patient PATIENT_ID
 
   cds-service app --fhir-server http://127.0.0.1:8081/fhir --patient pat-1 --port 8090
 """
