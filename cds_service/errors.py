@@ -14,6 +14,7 @@ response, as a FHIR OperationOutcome without a traceback.
     ├── AuthenticationFailed (401) the reason is logged, never returned
     ├── ServiceUnavailable (503)   a dependency is down; the caller may retry
     ├── JWKSError                  a key set or key cannot be used
+    ├── AppRefused                 the SMART companion app cannot show its page
     └── ConfigurationError         a setting or file is wrong: the service does not start
         ├── KnowledgeError         mappings/ or hooks/
         ├── TrustedClientsError    the trusted-clients file (CDS_TRUSTED_CLIENTS)
@@ -100,6 +101,22 @@ class InputError(BadRequest):
 
 class JWKSError(CDSError):
     """A key set or one of its keys cannot be used; the message names the key."""
+
+
+class AppRefused(CDSError):
+    """The SMART companion app cannot show its page; ``title`` and ``message`` are shown to the
+    clinician as they are, as a short HTML page (web/smart/routes.py), never a stack trace."""
+
+    def __init__(self, status: int, title: str, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.status_code = status
+        self.title = title
+        # A short, fixed token for the log and metrics ("unknown-iss", "state-mismatch"...).
+        self.reason = reason
+
+    @property
+    def status(self) -> int:
+        return self.status_code
 
 
 class ConfigurationError(CDSError):
