@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cds_service.cards.budget import within_budget
 from cds_service.cards.guidance import order_guidance_cards
-from cds_service.cards.links import with_smart_links
+from cds_service.cards.links import with_smart_links, with_why_links
 from cds_service.cards.orders import order_cards
-from cds_service.cards.pathway import pathway_cards
+from cds_service.cards.patient import patient_view_cards
 from cds_service.cards.record import CardAudit, RenderedCard
-from cds_service.cards.safety import alert_cards, prompt_cards
+from cds_service.cards.safety import alert_cards
 from cds_service.engine.assess import assess
 from cds_service.engine.orders import review_orders
 from cds_service.engine.recommend import recommend
@@ -41,11 +42,13 @@ def evaluate(
     kb: KnowledgeBase,
     now: datetime,
     *,
+    knowledge_url: str | None = None,
     smart_launch_url: str | None = None,
 ) -> Evaluation:
     """Assess the patient and render the cards for this hook.
 
-    With ``smart_launch_url`` (the companion app is on), every card links to it.
+    With ``knowledge_url`` (the service's /knowledge pages), every card links to the basis of
+    its rules; with ``smart_launch_url`` (the companion app is on), to the app as well.
     """
     context = request.context
     snapshot = build_snapshot(
@@ -60,16 +63,17 @@ def evaluate(
     decisions = gate(recommend(assessments, snapshot, kb), snapshot, kb)
     rendered: list[RenderedCard] = []
     if request.hook == "patient-view":
-        # Critical safety alerts (suicide risk) come first, before any pathway card.
-        rendered += alert_cards(alert_hits(snapshot, kb), kb)
-        rendered += pathway_cards(assessments, decisions, snapshot, kb)
-        rendered += prompt_cards(snapshot, kb)
+        alerts = alert_hits(snapshot, kb)
+        rendered += patient_view_cards(assessments, decisions, alerts, snapshot, kb)
     else:
         review = review_orders(snapshot, kb)
         rendered += alert_cards(review.alerts, kb)
         rendered += order_cards(review, snapshot, kb)
         # Knowledge side of order time: do the data support the selected drafts?
         rendered += order_guidance_cards(assessments, snapshot, kb, review.blocked)
+    rendered = within_budget(rendered, kb)
+    if knowledge_url is not None:
+        rendered = with_why_links(rendered, knowledge_url)
     if smart_launch_url is not None:
         rendered = with_smart_links(rendered, smart_launch_url)
     extension: dict[str, Any] = {"knowledgeVersion": kb.version}

@@ -34,6 +34,23 @@ def cards_by_topic(response: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {card["source"]["topic"]["code"]: card for card in response["cards"]}
 
 
+def rules_on(card: dict[str, Any]) -> set[str]:
+    """The rule ids a card names: in backticks in its detail (`b12-deficient`)."""
+    return set(card.get("detail", "").split("`")[1::2]) | {card["source"]["topic"]["code"]}
+
+
+def card_with_rule(response: dict[str, Any], rule_id: str) -> dict[str, Any]:
+    """The one card that shows this rule's finding (patient-view groups findings by action)."""
+    found = [card for card in response["cards"] if rule_id in rules_on(card)]
+    assert len(found) == 1, (rule_id, [c["summary"] for c in response["cards"]])
+    return found[0]
+
+
+def group_of(card: dict[str, Any]) -> str:
+    """ "labs and tests", "adjunct options", "medication review", "safety"..."""
+    return str(card["source"]["label"]).split(": ", 1)[-1]
+
+
 def suggested_resources(card: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         action["resource"]

@@ -18,7 +18,14 @@ from tests.factories import (
     patient,
     prefetch_for,
 )
-from tests.helpers import cards_by_topic, fired_rules, run_hook, snapshot_of
+from tests.helpers import (
+    card_with_rule,
+    cards_by_topic,
+    fired_rules,
+    group_of,
+    run_hook,
+    snapshot_of,
+)
 
 RULE = "cholinergic-anticholinergic-burden"
 CLASS = "strong-anticholinergic"
@@ -141,32 +148,31 @@ def test_card_shows_the_doxepin_dose_that_decided(kb: KnowledgeBase) -> None:
     assert "doxepin (MedicationStatement/" in card_for(kb, known)["detail"]
     assert "; dose 25 mg/day)" in card_for(kb, known)["detail"]
     unknown = medication_statement("doxepin", "3638")
-    assert "; dose unknown: counted (conservative))" in card_for(kb, unknown)["detail"]
+    assert "; dose unknown: counted)" in card_for(kb, unknown)["detail"]
 
 
 def card_for(kb: KnowledgeBase, *resources: Res, age: int = 72) -> dict[str, Any]:
     request = hook_request(
         prefetch=prefetch_for(*resources, patient_resource=patient(age=age, gender="female"))
     )
-    return cards_by_topic(run_hook(kb, request).response)["cholinergic"]
+    return card_with_rule(run_hook(kb, request).response, RULE)
 
 
 def test_card_names_the_drugs_and_suggests_no_supplement_for_them(kb: KnowledgeBase) -> None:
     diphenhydramine = medication_statement("diphenhydramine 25 MG Oral Capsule", "3498")
     card = card_for(kb, oxybutynin(), diphenhydramine)
-    assert card["summary"].startswith("Cholinergic pathway: Strong anticholinergic drug(s)")
-    assert "oxybutynin" in card["summary"]
+    assert card["summary"].endswith("consider a medication review")
+    assert "oxybutynin" in card["summary"] and "diphenhydramine" in card["summary"]
+    assert group_of(card) == "medication review"
     detail = card["detail"]
-    assert f"rule `{RULE}`" in detail
+    assert f"`{RULE}`, grade B" in detail
     assert "oxybutynin chloride 5 MG Oral Tablet (MedicationRequest/" in detail
     assert (
         f"diphenhydramine 25 MG Oral Capsule (MedicationStatement/{diphenhydramine['id']})"
         in detail
     )
-    assert "Age: 72 years" in detail
-    # The drugs limit cholinergic signalling: the pathway does not read "likely adequate".
-    assert detail.startswith("**Cholinergic pathway**: possible limitation.")
-    assert "AGS Beers Criteria 2023" in detail and "doi:10.1111/jgs.18372" in detail
+    assert "Age 72" in detail
+    assert "AGS Beers Criteria 2023" in detail and kb.citations["beers-2023"].link in detail
     # Age alone (no cognitive screen): no supplement at all on the card, and no warning.
     assert not card.get("suggestions")
     assert card["indicator"] == "info"
@@ -174,24 +180,20 @@ def test_card_names_the_drugs_and_suggests_no_supplement_for_them(kb: KnowledgeB
 
 
 def test_choline_sources_stay_behind_their_own_rule(kb: KnowledgeBase) -> None:
-    card = card_for(
-        kb, oxybutynin(), moca(22), observation("2132-9", 500, "pg/mL"),
-        observation("3016-3", 2.0, "mIU/L"),
+    request = hook_request(
+        prefetch=prefetch_for(
+            oxybutynin(), moca(22), observation("2132-9", 500, "pg/mL"),
+            observation("3016-3", 2.0, "mIU/L"), patient_resource=patient(age=72, gender="female"),
+        )
     )  # fmt: skip
-    labels = [s["label"] for s in card.get("suggestions") or []]
-    assert any("Citicoline" in label for label in labels)  # cholinergic-cognition-option
-    detail = card["detail"]
-    assert detail.index(f"`{RULE}`") < detail.index("`cholinergic-cognition-option`")
-    resources = [a["resource"] for s in card["suggestions"] for a in s["actions"]]
-    reasons = {r["reasonCode"][0]["text"] for r in resources if "reasonCode" in r}
-    assert all("medication review" in reason for reason in reasons)
-
-
-def test_limitation_says_what_is_now_checked(kb: KnowledgeBase) -> None:
-    detail = card_for(kb, oxybutynin())["detail"]
-    assert "the service does not score it" not in detail
-    assert "flags current use of the drugs with strong anticholinergic properties" in detail
-    assert "does not compute a cumulative burden score" in detail
+    response = run_hook(kb, request).response
+    review = card_with_rule(response, RULE)
+    options = card_with_rule(response, "cholinergic-cognition-option")
+    assert review is not options and not review.get("suggestions")
+    # The medication review comes first; the choline option keeps its own card and rule.
+    assert response["cards"].index(review) < response["cards"].index(options)
+    labels = [s["label"] for s in options["suggestions"]]
+    assert any("citicoline" in label for label in labels)
 
 
 def test_no_card_below_65_with_a_normal_screen(kb: KnowledgeBase) -> None:

@@ -39,9 +39,9 @@ def test_evaluate_prints_the_card_as_a_clinician_reads_it() -> None:
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "INFO" in out
-    assert "Methylation (one-carbon metabolism): Vitamin B12 deficient" in out
-    assert "168 pg/mL" in out  # the input table of the detail, rendered
-    assert "Consider Vitamin B12 (cyanocobalamin), oral" in out  # the suggestion
+    assert "B12 168 pg/mL, deficient: consider oral B12 1,000 µg/day" in out  # the summary
+    assert "Vitamin B12 deficient" in out  # the finding line of the detail, rendered
+    assert "Consider oral B12 1,000 µg/day" in out  # the suggestion
     assert "create MedicationRequest" in out and "draft/proposal" in out
     assert "Source: Neurotransmitter CDS" in out
     assert "1 card (1 info)" in out

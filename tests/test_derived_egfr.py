@@ -18,7 +18,7 @@ from tests.factories import (
     patient,
     prefetch_for,
 )
-from tests.helpers import cards_by_topic, run_hook, snapshot_of
+from tests.helpers import card_with_rule, run_hook, snapshot_of
 
 Obs = dict[str, Any]
 
@@ -179,9 +179,9 @@ def test_card_says_why_no_egfr_was_derived(kb: KnowledgeBase) -> None:
             patient_resource=patient(age=70, gender="male"),
         )
     )
-    card = cards_by_topic(run_hook(kb, request).response)["gaba-glutamate"]
-    row = next(line for line in card["detail"].splitlines() if line.startswith("| Estimated"))
-    assert "no result" in row and "not derived from creatinine, whole blood 1.2 mg/dL" in row
+    card = card_with_rule(run_hook(kb, request).response, "magnesium-low-needs-egfr")
+    row = next(line for line in card["detail"].splitlines() if "No current result" in line)
+    assert "eGFR (not derived from creatinine, whole blood 1.2 mg/dL" in row
 
 
 def test_the_equation_does_not_round_up_across_a_threshold(kb: KnowledgeBase) -> None:
@@ -203,11 +203,8 @@ def test_card_input_table_names_the_creatinine_and_the_equation(kb: KnowledgeBas
             patient_resource=patient(age=70, gender="male"),
         )
     )
-    card = cards_by_topic(run_hook(kb, request).response)["gaba-glutamate"]
+    card = card_with_rule(run_hook(kb, request).response, "magnesium-low")
     date = creatinine["effectiveDateTime"][:10]
-    assert (
-        f"Estimated glomerular filtration rate (derived from creatinine 2.1 mg/dL (LOINC 2160-0) "
-        f"on {date}, CKD-EPI 2021; age 70, male)" in card["detail"]
-    )
-    assert "(calculated)" in card["detail"] and "G3b" in card["detail"]
-    assert creatinine["id"] in card["detail"]
+    assert f"eGFR **33.2 mL/min/{{1.73_m2}} (calculated)** on {date}" in card["detail"]
+    assert "(derived from creatinine 2.1 mg/dL, CKD-EPI 2021; age 70, male)" in card["detail"]
+    assert "G3b" in card["detail"]

@@ -79,7 +79,6 @@ def test_examples_get_the_cards_the_offline_evaluation_gives(
         expected = [(c["indicator"], c["summary"]) for c in offline.evaluation.response["cards"]]
         answered = [(c["indicator"], c["summary"]) for c in response.json()["cards"]]
         assert answered == expected, name
-        assert answered, name  # every example shows something
 
 
 def test_card_schema_is_generated_from_the_model(spec: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cds_service.cards.pathway import pathway_cards
+from cds_service.cards.patient import patient_view_cards
 from cds_service.engine.safety import gate
 from cds_service.engine.types import Candidate, Finding, PathwayAssessment, Trace
 from cds_service.knowledge import KnowledgeBase
@@ -37,11 +37,12 @@ def test_suicide_risk_card_comes_first_and_is_critical(kb: KnowledgeBase) -> Non
         observation("44260-8", 1, "{score}"), observation("2132-9", 150, "pg/mL")
     )
     cards = run_hook(kb, hook_request(prefetch=prefetch)).response["cards"]
-    assert cards[0]["indicator"] == "critical" and cards[0]["source"]["topic"]["code"] == "C20"
-    assert "44260-8" in cards[0]["detail"]
-    # The B12 card is still shown, but its supplement suggestion is withheld (C20 in the detail).
-    methylation = next(c for c in cards if c["source"]["topic"]["code"] == "methylation")
-    assert "suggestions" not in methylation and "C20" in methylation["detail"]
+    # The critical card alone: nothing else competes for the clinician's attention.
+    [card] = cards
+    assert card["indicator"] == "critical" and card["source"]["topic"]["code"] == "C20"
+    assert card["summary"].startswith("Suicide risk: PHQ-9 item 9 = 1 (")
+    assert "PHQ-9 item 9 **1** on " in card["detail"]
+    assert "suggestions" not in card
 
 
 def test_no_suicide_card_when_item_9_is_zero(kb: KnowledgeBase) -> None:
@@ -96,13 +97,11 @@ def test_blocked_supplement_card_offers_the_replacement_test(kb: KnowledgeBase) 
     decisions = gate(
         [Candidate("medication", "magnesium", "methylation", (rule.id,))], snapshot, kb
     )
-    [card] = pathway_cards([assessment], decisions, snapshot, kb)
+    [card] = patient_view_cards([assessment], decisions, (), snapshot, kb)
     resources = [a.resource for s in card.card.suggestions or [] for a in s.actions or []]
     assert [r["resourceType"] for r in resources] == ["ServiceRequest"]
     assert resources[0]["code"]["coding"][0]["code"] == kb.lab_orders["egfr"].code.code
-    assert "Withheld for safety" in (card.card.detail or "") and "C24.egfr" in (
-        card.card.detail or ""
-    )
+    assert "order eGFR first" in card.card.summary
 
 
 @pytest.mark.parametrize(

@@ -1,32 +1,19 @@
-"""The parts of a card's markdown detail that every kind of card shares: the input table,
-thresholds in plain words, symptom scores, the medications a rule read, sources and footer.
+"""The parts of a card's markdown detail that several kinds of card share: the input table
+and thresholds of order-time cards, the source line, the footer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from cds_service.engine.types import Decision, Trace
+from cds_service.engine.types import Trace
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import (
     NON_ACTIONABLE_FLAGS,
     Citation,
     Measure,
 )
-from cds_service.snapshot.facts import LabFact, PatientSnapshot
-
-
-def symptom_lines(symptoms: Sequence[LabFact], kb: KnowledgeBase) -> list[str]:
-    """The symptom burden: the pathway's questionnaire scores with their bands and dates."""
-    if not symptoms:
-        return []
-    lines = ["**Symptom burden**", ""]
-    for fact in symptoms:
-        measure = kb.measures[fact.measure_id]
-        band = next((b.label for b in measure.bands if b.id == fact.band), "no band")
-        value = f"{fact.value:g}" if fact.value is not None else fact.reported
-        lines.append(f"- {measure.name}: {value} ({band}), {fact.effective.date().isoformat()}")
-    return [*lines, ""]
+from cds_service.snapshot.facts import LabFact
 
 
 def input_table(trace: Trace, kb: KnowledgeBase, extra: Sequence[LabFact] = ()) -> list[str]:
@@ -76,25 +63,6 @@ def _input_name(fact: LabFact, measure: Measure, kb: KnowledgeBase) -> str:
         f"{measure.name} (derived from {sources}, {derivation.label}; "
         f"age {derivation.age}, {derivation.sex})"
     )
-
-
-def medication_names(trace: Trace, kb: KnowledgeBase | None = None) -> str:
-    """The medications a rule read, with their source resources, e.g. for a drug-led finding.
-    Where a drug belongs to a class only above a dose (doxepin > 6 mg/day), the dose that
-    decided it is shown, or that it was unknown and counted (conservative)."""
-    parts = []
-    for medication in trace.medications.values():
-        notes = []
-        for ingredient_id in medication.ingredients if kb is not None else ():
-            conditional = kb.ingredients[ingredient_id].class_doses  # type: ignore[union-attr]
-            if any(class_id in medication.classes for class_id in conditional):
-                dose = medication.doses.get(ingredient_id)
-                notes.append(
-                    f"dose {dose.describe()}" if dose else "dose unknown: counted (conservative)"
-                )
-        where = "; ".join([medication.ref, *notes])
-        parts.append(f"{medication.name} ({where})")
-    return ", ".join(parts)
 
 
 def _interpreted(fact: LabFact, measure: Measure) -> str:
@@ -156,30 +124,6 @@ def _threshold_line(measure: Measure, kb: KnowledgeBase, sex: str | None) -> str
     return f"- {measure.name}: {described}{conversion}"
 
 
-def checks_run(
-    decisions: Sequence[Decision], snapshot: PatientSnapshot, kb: KnowledgeBase
-) -> list[str]:
-    """The contraindication checks that ran, and the medications that could not be checked."""
-    rules: dict[str, str] = {}
-    for decision in decisions:
-        if decision.candidate.kind != "medication":
-            continue
-        for rule in kb.safety_rules_by_intervention[decision.candidate.target]:
-            rules[rule.id] = rule.title
-    lines = []
-    if rules:
-        lines += ["**Safety checks run**", ""]
-        lines.append("- " + "; ".join(f"{rid} {title}" for rid, title in rules.items()))
-        lines.append(
-            f"- Medications considered: {len(snapshot.medications)} current or recent; conditions: {len(snapshot.conditions)} classified."
-        )
-    unclassified = snapshot.unclassified_medications
-    if unclassified:
-        names = ", ".join(sorted({m.name for m in unclassified}))
-        lines.append(f"- Not checked (not recognised): {names}.")
-    return [*lines, ""] if lines else []
-
-
 def sources(citations: Iterable[Citation]) -> list[str]:
     lines = ["**Sources**", ""]
     for number, citation in enumerate(citations, start=1):
@@ -191,6 +135,17 @@ def sources(citations: Iterable[Citation]) -> list[str]:
         ident = f" ({', '.join(ids)})" if ids else ""
         lines.append(f"{number}. [{citation.label}]({citation.link}){ident}")
     return [*lines, ""]
+
+
+def citation_line(citation: Citation) -> str:
+    """ "[Devalia 2014, Br J Haematol](https://pubmed.ncbi.nlm.nih.gov/24942828/)": the short
+    label (no subtitle) linked by its PMID or DOI."""
+    label = citation.label.split(" (")[0]
+    if len(label) > 40:  # "WHO 2015, serum and red blood cell folate ..." -> "WHO 2015"
+        label = label.split(",")[0]
+    if len(label) > 40:  # "WHO 2020 guideline on ferritin ..." -> "WHO 2020 guideline"
+        label = " ".join(label.split()[:3])
+    return f"[{label}]({citation.link})"
 
 
 def footer(kb: KnowledgeBase, rule_ids: Iterable[str]) -> str:

@@ -16,6 +16,9 @@ class SuggestionAudit:
     # What the suggestion does, e.g. "create:MedicationRequest", "create:ServiceRequest",
     # "delete:MedicationRequest"; several actions are joined with "+".
     kind: str
+    # The rules that led to this suggestion: a card carries several rules, and acceptance is
+    # reported per rule through the suggestion accepted.
+    rule_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,9 +71,12 @@ def evaluate(
     from cds_service.knowledge import load_knowledge
     from cds_service.protocol.services import load_services
     from cds_service.settings import Settings
+    from cds_service.web.knowledge import KNOWLEDGE_PATH
 
     now = _parse_day(at) if at else None
     settings = Settings()
+    base = settings.public_base_url or f"http://{settings.host}:{settings.port}"
+    knowledge_url = base + KNOWLEDGE_PATH
     try:
         kb = load_knowledge(settings.mappings_dir)
         registry = load_services(settings.hooks_dir, kb)
@@ -89,7 +92,7 @@ def evaluate(
         try:
             document = json.load(sys.stdin) if str(path) == "-" else read_json(path)
             prepared = prepare(document, registry, hook.value if hook else None)
-            outcome = run(prepared, kb, now)
+            outcome = run(prepared, kb, now, knowledge_url)
         except json.JSONDecodeError:
             failed += 1
             typer.echo(f"error: {name}: not valid JSON", err=True)

@@ -80,8 +80,14 @@ def prepare(document: Any, registry: ServiceRegistry, hook: str | None = None) -
     raise InputError("neither a CDS Hooks request (hook, context) nor a FHIR Bundle")
 
 
-def run(prepared: Prepared, kb: KnowledgeBase, now: datetime | None = None) -> Outcome:
-    """Resolve the prefetch offline and evaluate, exactly as the HTTP service would."""
+def run(
+    prepared: Prepared,
+    kb: KnowledgeBase,
+    now: datetime | None = None,
+    knowledge_url: str | None = None,
+) -> Outcome:
+    """Resolve the prefetch offline and evaluate, exactly as the HTTP service would (cards
+    link to the knowledge pages at ``knowledge_url``, the service's own when it runs)."""
     when = now or prepared.as_of or datetime.now(UTC)
     request, service = prepared.request, prepared.service
     given = request.prefetch or {}
@@ -96,7 +102,7 @@ def run(prepared: Prepared, kb: KnowledgeBase, now: datetime | None = None) -> O
         prefetched = asyncio.run(resolve(request, service, None, total_timeout=1.0))
     except CDSError as exc:
         raise InputError(exc.message) from exc
-    evaluation = evaluate(request, prefetched, kb, when)
+    evaluation = evaluate(request, prefetched, kb, when, knowledge_url=knowledge_url)
     return Outcome(prepared, evaluation, when, check_response(evaluation.response))
 
 

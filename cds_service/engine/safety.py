@@ -256,25 +256,31 @@ def offered(decisions: Iterable[Decision]) -> list[Decision]:
     shown = [d for d in decisions if d.shown]
     present = {(d.candidate.kind, d.candidate.target) for d in shown}
     for decision in decisions:
-        if decision.verdict != "block" or decision.reason is not None:
-            continue
-        blocks = [h for h in decision.hits if h.rule.action == "block"]
-        if not blocks or any(h.rule.replacement is None for h in blocks):
-            continue
-        # Decision.replacement is the first; every block for missing data names its own test.
-        wanted = [decision.replacement] if decision.replacement else []
-        wanted += [
-            Candidate(
-                "lab_order", h.rule.replacement.lab_order, decision.candidate.pathway, (h.rule.id,)
-            )
-            for h in blocks
-            if h.rule.replacement is not None
-        ]
-        for replacement in wanted:
+        for replacement in replacements(decision):
             if ("lab_order", replacement.target) not in present:
                 present.add(("lab_order", replacement.target))
                 shown.append(Decision(replacement, "allow", ()))
     return shown
+
+
+def replacements(decision: Decision) -> list[Candidate]:
+    """The tests offered in place of a blocked supplement: only when every block on it is one
+    a test can lift (C24); each block for missing data names its own test."""
+    if decision.verdict != "block" or decision.reason is not None:
+        return []
+    blocks = [h for h in decision.hits if h.rule.action == "block"]
+    if not blocks or any(h.rule.replacement is None for h in blocks):
+        return []
+    # Decision.replacement is the first; every block for missing data names its own test.
+    wanted = [decision.replacement] if decision.replacement else []
+    wanted += [
+        Candidate(
+            "lab_order", h.rule.replacement.lab_order, decision.candidate.pathway, (h.rule.id,)
+        )
+        for h in blocks
+        if h.rule.replacement is not None
+    ]
+    return wanted
 
 
 def alert_hits(snapshot: PatientSnapshot, kb: KnowledgeBase) -> tuple[SafetyHit, ...]:

@@ -59,6 +59,7 @@ from cds_service.settings import Settings
 from cds_service.store import SQLAuditStore
 from cds_service.store.records import AuditStore, InvocationAudit
 from cds_service.store.writer import AuditWriter
+from cds_service.web.knowledge import KNOWLEDGE_PATH
 from cds_service.web.smart import LAUNCH_PATH, DevTarget, install_smart_app, public_base
 
 logger = logging.getLogger("cds_service")
@@ -74,6 +75,7 @@ async def answer(
     fhir: FhirClient | None,
     settings: Settings,
     now: datetime,
+    knowledge_url: str | None = None,
     smart_launch_url: str | None = None,
 ) -> tuple[PrefetchResult, Evaluation]:
     """Prefetch, evaluate and (optionally) self-check: the whole call after parsing.
@@ -87,7 +89,14 @@ async def answer(
         fhir,
         total_timeout=settings.fhir_read_timeout + settings.fhir_connect_timeout,
     )
-    result = evaluate(hook_request, prefetched, kb, now, smart_launch_url=smart_launch_url)
+    result = evaluate(
+        hook_request,
+        prefetched,
+        kb,
+        now,
+        knowledge_url=knowledge_url,
+        smart_launch_url=smart_launch_url,
+    )
     if settings.validate_responses:
         problems = check_response(result.response)
         if problems:
@@ -249,6 +258,7 @@ def create_app(
             fhir=request.app.state.fhir,
             settings=settings,
             now=started_at,
+            knowledge_url=public_base(request, settings) + KNOWLEDGE_PATH,
             smart_launch_url=smart_launch_url(request, settings),
         )
         note.prefetch = prefetched.status

@@ -298,6 +298,11 @@ def load_rules(
         if rule.pathway not in pathways:
             raise KnowledgeError(f"{where}: unknown pathway {rule.pathway!r}")
         refs.predicate(where, rule.when)
+        read = {node.lab for node in walk(rule.when) if isinstance(node, LabPredicate)}
+        if rule.lead is not None and rule.lead not in read:
+            raise KnowledgeError(f"{where}: lead {rule.lead!r} is not a measure the rule reads")
+        if rule.severity not in ("context", "option") and not (rule.suggest or rule.advice):
+            raise KnowledgeError(f"{where}: a rule that suggests nothing needs advice")
         suggests_medication = False
         for suggestion in rule.suggest:
             if isinstance(suggestion, MedicationSuggestion):

@@ -112,6 +112,9 @@ NON_ACTIONABLE_FLAGS = frozenset({"research-only", "informational"})
 class Measure(_Model):
     id: str
     name: str
+    # What a card's summary calls it ("B12", "25-OH vitamin D", "PHQ-9"); default: the name
+    # up to its first comma.
+    short: str | None = Field(default=None, max_length=24)
     codes: list[Code] = Field(min_length=1)
     # None for purely qualitative results (e.g. a urine pregnancy test).
     canonical_unit: str | None = None
@@ -125,6 +128,10 @@ class Measure(_Model):
     # Measures that stand in for this one (CRP for hs-CRP): when one of them has a current
     # value, this one is not reported as missing.
     substitutes: list[str] = []
+
+    @property
+    def label(self) -> str:
+        return self.short or self.name.split(",")[0]
 
     @model_validator(mode="after")
     def _units(self) -> Measure:

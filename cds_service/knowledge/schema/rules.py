@@ -13,6 +13,7 @@ from cds_service.knowledge.schema.predicates import Predicate
 class Pathway(_Model):
     id: str
     name: str
+    short: str | None = Field(default=None, max_length=24)  # the label on a card's lines
     role: Literal["primary", "context", "cross-cutting"]
     summary: str
     precursors: list[str] = []
@@ -39,6 +40,11 @@ class Dose(_Model):
     value: float = Field(gt=0)
     unit: str
 
+    def describe(self) -> str:
+        """ "1,000 µg/day": thousands separated, UCUM spelled as clinicians read it."""
+        unit = {"ug": "µg", "[IU]": "IU", "[iU]": "IU"}.get(self.unit, self.unit)
+        return f"{self.value:,g} {unit}/day"
+
 
 class DoseThreshold(_Model):
     """A dose above which a safety rule applies (per day, in ``unit``)."""
@@ -64,6 +70,14 @@ class DoseThreshold(_Model):
 class Intervention(_Model):
     id: str
     name: str
+    # What a card's summary and suggestion label call it, before the dose ("oral B12").
+    short: str | None = Field(default=None, max_length=32)
+    # The dose as a label says it, when "<daily dose>/day" would mislead ("65 mg on alternate
+    # days").
+    dose_label: str | None = Field(default=None, max_length=40)
+    # Interventions with the same choice are alternatives for one purpose (5-HTP or
+    # L-tryptophan): a card offers them as one choice, never side by side.
+    choice: str | None = None
     kind: Literal["precursor", "cofactor", "modulator"]
     pathways: list[str] = Field(min_length=1)
     ingredient: Code  # RxNorm ingredient
@@ -99,15 +113,25 @@ class Intervention(_Model):
                 )
         return self
 
+    @property
+    def label(self) -> str:
+        """The short name with the proposed dose, e.g. "oral B12 1,000 µg/day"."""
+        return f"{self.short or self.name} {self.dose_label or self.daily_dose.describe()}"
+
 
 class LabOrder(_Model):
     id: str
     name: str
+    short: str | None = Field(default=None, max_length=24)  # "eGFR", "hs-CRP"
     code: Code  # LOINC
     reason: str
     # Not suggested while any of these measures has a current result (unless a rule asks for
     # a repeat): "order B12" disappears once a current B12 exists.
     satisfied_by: list[str] = Field(min_length=1)
+
+    @property
+    def label(self) -> str:
+        return self.short or self.name.split(",")[0]
 
 
 class MedicationSuggestion(_Model):
@@ -145,6 +169,27 @@ class Rule(_Model):
     # context: shown on the cards of other findings, never a card on its own.
     severity: Literal["limitation", "uncertain", "option", "caution", "context"] = "limitation"
     suggest: list[SuggestionRef] = []
+    # What to do, in a few words, when the rule suggests nothing ("check FT4; no tyrosine"):
+    # it completes the card's summary after the finding.
+    advice: str | None = Field(default=None, max_length=80)
+    # Which card the finding goes on, grouped by what the clinician does: "labs" (deficits,
+    # results that need action, tests), "adjuncts" (mood and cognition options, and what they
+    # need first), "medications" (a medication review). Default: options on "adjuncts", the
+    # rest on "labs".
+    card: Literal["labs", "adjuncts", "medications"] | None = None
+    # The result the card leads with when it is not the first one the rule reads (ferritin,
+    # not the CRP checked before it).
+    lead: str | None = None
+    # A finding that warrants a warning by itself (not only through a safety rule).
+    indicator: Literal["info", "warning"] = "info"
+    # A line the card shows when this rule fires (once per card), e.g. that mood options are
+    # adjuncts, never a replacement for treatment: it goes only where it applies.
+    card_note: str | None = None
+
+    @property
+    def group(self) -> str:
+        return self.card or ("adjuncts" if self.severity == "option" else "labs")
+
     grade: Grade
     citations: list[str] = Field(min_length=1)
 

@@ -67,8 +67,13 @@ class SafetyRule(_Model):
     scope: list[Literal["suggestions", "orders"]] = Field(
         default=["suggestions", "orders"], min_length=1
     )
-    # When the trigger holds, the patient gets a critical card of its own (e.g. suicide risk).
+    # When the trigger holds, the patient gets a critical card of its own (e.g. suicide risk),
+    # shown alone at patient-view.
     alert: bool = False
+    # When the trigger holds, patient-view shows no card at all (e.g. C1: adult-only service).
+    silent: bool = False
+    # What to do now, in a few words, for the card's summary ("assess suicide risk today").
+    advice: str | None = Field(default=None, max_length=80)
 
     @model_validator(mode="after")
     def _consistent(self) -> SafetyRule:

@@ -1,0 +1,704 @@
+"""Patient-view cards, grouped by what the clinician does: at most three, each read in seconds.
+
+Every finding of the engine becomes an *item*: its inputs (value, date, band), its action (the
+options the safety gate let through, the test to order first, or the rule's advice) and its
+rule. Items go to cards by the rule's ``card`` group: ``labs`` (deficits, results that need
+action, tests), ``medications`` (a medication review), ``adjuncts`` (mood and cognition
+options and what they need first). Cards come critical, then warning, then info; the summary
+names the most severe item's finding and action; the detail is the patient-specific core of
+the basis (inputs, the rule with its grade, up to three sources). Everything else (every band,
+every safety rule checked, limitations) is on the knowledge page the card links to.
+
+A rule marked ``alert`` that holds (suicide risk) gives its critical card alone; a rule marked
+``silent`` that holds (under 18) leaves patient-view without any card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from cds_service.cards.detail import citation_line
+from cds_service.cards.record import CardAudit, RenderedCard, SuggestionAudit
+from cds_service.cards.resources import (
+    SOURCE_LABEL,
+    medication_request,
+    order_test_suggestion,
+    override_reasons,
+)
+from cds_service.cards.text import band_label, band_word, day, fit, joined, value_text
+from cds_service.engine.predicates import holds
+from cds_service.engine.safety import replacements
+from cds_service.engine.types import (
+    Candidate,
+    Decision,
+    Finding,
+    PathwayAssessment,
+    SafetyHit,
+    Trace,
+)
+from cds_service.knowledge import KnowledgeBase
+from cds_service.knowledge.schema import Pathway, Rule, SafetyPrompt
+from cds_service.protocol.messages import Action, Card, Coding, Source, Suggestion
+from cds_service.snapshot.facts import LabFact, MedicationFact, PatientSnapshot
+
+GROUPS = ("labs", "medications", "adjuncts")
+GROUP_TITLES = {
+    "labs": "labs and tests",
+    "medications": "medication review",
+    "adjuncts": "adjunct options",
+}
+INDICATOR_RANK = {"critical": 0, "warning": 1, "info": 2}
+NO_RESULT = ": no current result"
+DETAIL_BUDGET = 1200  # characters of markdown: the core of the basis in about a screen
+GRADE_RANK = {"A": 0, "A/B": 1, "B": 2, "B/C": 3, "C": 4}
+MAX_SOURCES = 3
+
+
+@dataclass(slots=True)
+class Item:
+    """One finding as a card shows it: a lead, an action, a line of detail, its options."""
+
+    rule_ids: list[str]
+    pathway: Pathway | None
+    group: str
+    indicator: str
+    lead: str  # "B12 185 pg/mL, deficient"
+    action: str  # "consider oral B12 1,000 µg/day"
+    line: str  # the finding, its action and its rule, as a line of the detail
+    name: str = ""  # what the item is about, for "+2 more: vitamin D, magnesium"
+    inputs: list[str] = field(default_factory=list)  # input lines, shared inputs once a card
+    offers: list[tuple[Decision, Candidate]] = field(default_factory=list)
+    citations: list[str] = field(default_factory=list)
+    note: str | None = None
+    rank: int = 0  # within a card: lower first
+    # Something to do or to know for safety: a card needs at least one such item.
+    actionable: bool = True
+
+
+def patient_view_cards(
+    assessments: Sequence[PathwayAssessment],
+    decisions: Sequence[Decision],
+    alerts: Sequence[SafetyHit],
+    snapshot: PatientSnapshot,
+    kb: KnowledgeBase,
+) -> list[RenderedCard]:
+    """The cards for patient-view: an alert alone, nothing when a silent rule holds, else at
+    most one card per group (three at most)."""
+    if alerts:
+        return [alert_card(alerts, kb)]
+    if _silenced(snapshot, kb):
+        return []
+    items = [*_finding_items(assessments, decisions, snapshot, kb), *_prompt_items(snapshot, kb)]
+    groups = {g: [i for i in items if i.group == g] for g in GROUPS}
+    cards = [(g, members) for g, members in groups.items() if any(i.actionable for i in members)]
+    # A group with nothing to do (every option withheld, results only to note) is no card of
+    # its own: its lines go on the last card, or, when they are safety news and no other card
+    # exists, make one card (e.g. mood options withheld in pregnancy).
+    leftover = [i for g, members in groups.items() for i in members if g not in dict(cards)]
+    withheld = [i for i in leftover if i.action.startswith("not offered")]
+    if not cards and withheld:
+        cards = [(withheld[0].group, withheld)]
+        leftover = [i for i in leftover if i not in withheld]
+    if not cards:
+        return []
+    cards.sort(key=lambda c: (min(INDICATOR_RANK[i.indicator] for i in c[1]), GROUPS.index(c[0])))
+    context = _context(assessments, kb)
+    rendered = []
+    for index, (group, members) in enumerate(cards):
+        last = index == len(cards) - 1
+        extra = [*leftover] if last else []
+        rendered.append(_render(group, members, extra, context if last else None, snapshot, kb))
+    return rendered
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """Context findings (low-grade inflammation): one line, never a card of their own."""
+
+    inputs: list[str]
+    line: str
+    rule_ids: list[str]
+
+
+# ---------------------------------------------------------------------------------------------
+# Items
+
+
+def _finding_items(
+    assessments: Sequence[PathwayAssessment],
+    decisions: Sequence[Decision],
+    snapshot: PatientSnapshot,
+    kb: KnowledgeBase,
+) -> list[Item]:
+    moot = {
+        d.candidate.target
+        for d in decisions
+        if d.candidate.kind == "lab_order" and d.verdict == "block"
+    }
+    # A test is a candidate of the first rule that asks for it (recommend.py); every rule
+    # asking for it still says so.
+    tests = {
+        d.candidate.target: d for d in decisions if d.candidate.kind == "lab_order" and d.shown
+    }
+    items = []
+    for order, assessment in enumerate(assessments):
+        for finding in assessment.findings:
+            rule = finding.rule
+            if rule.severity == "context":
+                continue
+            labs_asked = [getattr(s, "lab_order", None) for s in rule.suggest]
+            if rule.suggest and all(t in moot for t in labs_asked):
+                continue  # it only asks for a test the gate found unneeded
+            mine = [d for d in decisions if rule.id in d.candidate.rule_ids]
+            offers = [(d, d.candidate) for d in mine if d.shown]
+            offers += [(Decision(r, "allow", ()), r) for d in mine for r in replacements(d)]
+            offers = list({(c.kind, c.target): (d, c) for d, c in reversed(offers)}.values())[::-1]
+            offered = {c.target for _, c in offers}
+            offers += [
+                (tests[t], tests[t].candidate)
+                for t in labs_asked
+                if t in tests and t not in offered
+            ]
+            items.append(_item(finding, assessment.pathway, mine, offers, order, snapshot, kb))
+    return items
+
+
+def _item(
+    finding: Finding,
+    pathway: Pathway,
+    decisions: list[Decision],
+    offers: list[tuple[Decision, Candidate]],
+    order: int,
+    snapshot: PatientSnapshot,
+    kb: KnowledgeBase,
+) -> Item:
+    rule, trace = finding.rule, finding.trace
+    facts = list(trace.labs.values())
+    # The result the finding is about: a marker of the rule's pathway (ferritin, not the CRP
+    # read beside it), else the first result the rule read (a symptom score).
+    lead_fact = next((f for f in facts if f.measure_id == rule.lead), None)
+    lead_fact = lead_fact or next((f for f in facts if f.measure_id in pathway.markers), None)
+    lead_fact = lead_fact or (facts[0] if facts else None)
+    drugs = [m.name for m in trace.medications.values()]
+    if lead_fact is not None:
+        lead = f"{kb.measures[lead_fact.measure_id].label} {value_text(lead_fact)}"
+        lead += f", {band_word(lead_fact)}"
+    else:
+        lead = rule.finding.split(";")[0]
+    if drugs and rule.severity != "option":
+        lead = f"{joined(drugs)}; {lead}"
+    medications = [(d, c) for d, c in offers if c.kind == "medication"]
+    tests = [(d, c) for d, c in offers if c.kind == "lab_order"]
+    blocked = [d for d in decisions if d.candidate.kind == "medication" and not d.shown]
+    warn = [h for d, _ in medications for h in d.hits if h.rule.action == "warn"]
+    info = [h for d, _ in medications for h in d.hits if h.rule.action == "info"]
+    action = _action(rule, medications, tests, blocked, warn, kb)
+    indicator = "warning" if warn or rule.indicator == "warning" else "info"
+    rank = {"limitation": 0, "caution": 1, "uncertain": 2, "option": 3}.get(rule.severity, 4)
+    # Options with the strongest evidence first (grade A before C), then in pathway order.
+    rank = rank * 1000 + (GRADE_RANK.get(rule.grade, 9) * 100 if rule.severity == "option" else 0)
+    if medications:
+        name = kb.interventions[medications[0][1].target].short or medications[0][1].target
+    elif lead_fact is not None:
+        name = kb.measures[lead_fact.measure_id].label
+    else:
+        name = rule.finding.split(";")[0]
+    inputs = _inputs(trace, snapshot, kb)
+    for hit in [*warn, *(h for d in blocked for h in d.hits if h.rule.action == "block")]:
+        inputs += [line for line in _inputs(hit.trace, snapshot, kb) if line not in inputs]
+    return Item(
+        name=name,
+        inputs=inputs,
+        rule_ids=[rule.id, *dict.fromkeys(h.rule.id for h in warn)],
+        pathway=pathway,
+        group=rule.group,
+        indicator=indicator,
+        lead=lead,
+        action=action,
+        line=_finding_line(finding, pathway, action, info, blocked, kb),
+        offers=offers,
+        citations=list(rule.citations),
+        note=rule.card_note if medications else None,
+        rank=rank + order,
+        # Something to do: an option or test, a caution, or a deficit the rule advises on (a
+        # medication review); an equivocal result with nothing to offer is only a line.
+        actionable=bool(offers)
+        or rule.severity == "caution"
+        or indicator != "info"
+        or (rule.severity == "limitation" and bool(rule.advice)),
+    )
+
+
+def _action(
+    rule: Rule,
+    medications: list[tuple[Decision, Candidate]],
+    tests: list[tuple[Decision, Candidate]],
+    blocked: list[Decision],
+    warn: list[SafetyHit],
+    kb: KnowledgeBase,
+) -> str:
+    """What the finding asks of the clinician, in a few words: the options offered (a caution
+    first when a safety rule warns), the tests to order, or the rule's own advice."""
+    parts = []
+    if medications:
+        options = _choices([c.target for _, c in medications], kb)
+        if warn:
+            parts.append(f"{options} only with caution ({_hit_reason(warn[0])})")
+        else:
+            parts.append(f"consider {options}")
+    if tests:
+        if rule.advice and not medications:
+            parts.append(rule.advice)
+        else:
+            first = " first" if any(c.prerequisite_for for _, c in tests) or blocked else ""
+            parts.append(
+                "order " + joined([kb.lab_orders[c.target].label for _, c in tests]) + first
+            )
+    if not parts and blocked:
+        names = [kb.interventions[d.candidate.target] for d in blocked]
+        listed = joined([i.short or i.name for i in names])
+        parts.append(f"not offered: {listed} ({_block_reason(blocked[0], kb)})")
+    if not parts and rule.advice and not rule.suggest:
+        parts.append(rule.advice)
+    return "; ".join(parts) or rule.finding
+
+
+def _choices(targets: list[str], kb: KnowledgeBase) -> str:
+    """Options named for a summary: alternatives of one choice as "A (or B)", others "A or B"."""
+    by_choice: dict[str, list[str]] = {}
+    for target in targets:
+        intervention = kb.interventions[target]
+        by_choice.setdefault(intervention.choice or target, []).append(target)
+    names = []
+    for members in by_choice.values():
+        first = kb.interventions[members[0]].label
+        others = [kb.interventions[m].short or kb.interventions[m].name for m in members[1:]]
+        names.append(f"{first} (or {joined(others, 'or')})" if others else first)
+    return joined(names, "or")
+
+
+def _block_reason(decision: Decision, kb: KnowledgeBase) -> str:
+    """Why an option is withheld: what on record triggered which rule ("sertraline:
+    Serotonergic drug with tryptophan or 5-HTP, S3")."""
+    blocks = [h for h in decision.hits if h.rule.action == "block"]
+    if blocks:
+        return _hit_reason(blocks[0])
+    return decision.reason or "withheld"
+
+
+def _hit_reason(hit: SafetyHit) -> str:
+    on_record = [m.name for m in hit.trace.medications.values()]
+    on_record += [c.name for c in hit.trace.conditions.values()]
+    prefix = f"{joined(on_record)}: " if on_record else ""
+    return f"{prefix}{hit.rule.title}, {hit.rule.id}"
+
+
+def _finding_line(
+    finding: Finding,
+    pathway: Pathway,
+    action: str,
+    info: list[SafetyHit],
+    blocked: list[Decision],
+    kb: KnowledgeBase,
+) -> str:
+    """ "- *Serotonergic* · **Vitamin B6 (PLP) deficient** → consider vitamin B6 10 mg/day
+    (`b6-deficient`, grade A)": the finding, its action, the rule and its grade."""
+    rule = finding.rule
+    label = pathway.short or pathway.name
+    if rule.severity == "option":
+        # The symptom score is among the inputs: the option is the finding.
+        text = f"- *{label}* · {action[:1].upper()}{action[1:]}"
+    else:
+        text = f"- *{label}* · **{rule.finding}** → {action}"
+    text += f" (`{rule.id}`, grade {rule.grade})."
+    for hit in info:
+        text += f" Note, `{hit.rule.id}`: {hit.rule.advice or hit.rule.title}."
+    if blocked and not action.startswith("not offered"):
+        names = joined(
+            [kb.interventions[d.candidate.target].short or d.candidate.target for d in blocked]
+        )
+        text += f" Not offered: {names} ({_block_reason(blocked[0], kb)})."
+    return text
+
+
+def _inputs(trace: Trace, snapshot: PatientSnapshot, kb: KnowledgeBase) -> list[str]:
+    """The inputs a rule read, one line each: results with date and band, drugs, conditions,
+    age, and what was missing."""
+    lines = [_input(fact, kb, snapshot.sex) for fact in trace.labs.values()]
+    lines += [_medication(m, kb) for m in trace.medications.values()]
+    lines += [f"{c.name} ({c.ref})" for c in trace.conditions.values()]
+    if trace.age_used and snapshot.age is not None:
+        lines.append(f"Age {snapshot.age}")
+    for measure_id in trace.missing:
+        measure = kb.measures[measure_id]
+        if any(s in trace.labs for s in measure.substitutes):
+            continue  # e.g. CRP missing but hs-CRP read
+        stale = trace.stale.get(measure_id)
+        if stale is not None:
+            lines.append(f"{measure.label}: {value_text(stale)} on {day(stale)}, too old to use")
+        else:
+            note = trace.notes.get(measure_id)
+            lines.append(
+                f"{measure.label} ({note}){NO_RESULT}" if note else measure.label + NO_RESULT
+            )
+    return lines
+
+
+def _medication(medication: MedicationFact, kb: KnowledgeBase) -> str:
+    """A drug a rule read, with its source; where a class holds only above a dose (doxepin
+    above 6 mg/day), the dose that decided it, or that it was unknown and counted."""
+    notes = [medication.ref]
+    for ingredient_id in medication.ingredients:
+        conditional = kb.ingredients[ingredient_id].class_doses
+        if any(class_id in medication.classes for class_id in conditional):
+            dose = medication.doses.get(ingredient_id)
+            notes.append(f"dose {dose.describe()}" if dose else "dose unknown: counted")
+    return f"{medication.name} ({'; '.join(notes)})"
+
+
+def _input(fact: LabFact, kb: KnowledgeBase, sex: str | None = None) -> str:
+    measure = kb.measures[fact.measure_id]
+    band = band_label(fact, measure, sex)
+    text = f"{measure.label} **{value_text(fact)}** on {day(fact)}: {band}"
+    if fact.derivation is not None:
+        sources = joined(
+            [
+                f"{kb.measures[i.measure_id].label.lower()} {value_text(i)}"
+                for i in fact.derivation.inputs
+            ]
+        )
+        derivation = fact.derivation
+        text += (
+            f" (derived from {sources}, {derivation.label}; age {derivation.age}, {derivation.sex})"
+        )
+    previous = getattr(fact, "previous", None)
+    if previous is not None:
+        text += f"; before: {value_text(previous)} ({day(previous)})"
+    return text
+
+
+def _prompt_items(snapshot: PatientSnapshot, kb: KnowledgeBase) -> list[Item]:
+    """Monitoring prompts (metformin -> B12, PPI -> magnesium ...) as items on the labs card."""
+    items = []
+    for prompt, trace in fired_prompts(snapshot, kb):
+        drugs = [m.name for m in trace.medications.values()]
+        action = f"order {kb.lab_orders[prompt.lab_order].label}" if prompt.lab_order else ""
+        refs = "; ".join(f"**{m.name}** ({m.ref})" for m in trace.medications.values())
+        grade = f", grade {prompt.grade}" if prompt.grade else ""
+        items.append(
+            Item(
+                rule_ids=[prompt.id],
+                pathway=None,
+                group="labs",
+                indicator="info",
+                lead=f"{joined(drugs)}: {prompt.title.lower()}" if drugs else prompt.title,
+                action=action or prompt.message,
+                line=f"- *Monitoring*: {refs} → {prompt.message.strip()} Rule `{prompt.id}`{grade}.",
+                offers=(
+                    [
+                        (
+                            _lab_decision(prompt),
+                            Candidate("lab_order", prompt.lab_order, "", (prompt.id,)),
+                        )
+                    ]
+                    if prompt.lab_order
+                    else []
+                ),
+                citations=list(prompt.citations),
+                rank=2500,
+                actionable=bool(prompt.lab_order),
+            )
+        )
+    return items
+
+
+def _lab_decision(prompt: SafetyPrompt) -> Decision:
+    candidate = Candidate("lab_order", prompt.lab_order or "", "", (prompt.id,))
+    return Decision(candidate, "allow", ())
+
+
+def fired_prompts(snapshot: PatientSnapshot, kb: KnowledgeBase) -> list[tuple[SafetyPrompt, Trace]]:
+    fired = []
+    for prompt in kb.safety_prompts:
+        trace = Trace()
+        if holds(prompt.trigger, snapshot, trace):
+            fired.append((prompt, trace))
+    return fired
+
+
+def _context(assessments: Sequence[PathwayAssessment], kb: KnowledgeBase) -> _Context | None:
+    findings: dict[str, Finding] = {}
+    for assessment in assessments:
+        for finding in assessment.findings:
+            if finding.rule.severity == "context":
+                findings.setdefault(finding.rule.id, finding)
+    if not findings:
+        return None
+    first = next(iter(findings.values()))
+    inputs = list(
+        dict.fromkeys(_input(f, kb) for x in findings.values() for f in x.trace.labs.values())
+    )
+    ids = ", ".join(f"`{rule_id}`" for rule_id in findings)
+    line = f"- *Context* · {first.rule.finding} ({ids}): shown, not acted on."
+    return _Context(inputs, line, list(findings))
+
+
+def _silenced(snapshot: PatientSnapshot, kb: KnowledgeBase) -> bool:
+    return any(rule.silent and holds(rule.trigger, snapshot, Trace()) for rule in kb.safety_rules)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _render(
+    group: str,
+    items: list[Item],
+    extra: list[Item],
+    context: _Context | None,
+    snapshot: PatientSnapshot,
+    kb: KnowledgeBase,
+) -> RenderedCard:
+    """One card: inputs once, a line per finding, notes, checks, sources, footer."""
+    items = sorted(items, key=lambda i: (INDICATOR_RANK[i.indicator], not i.actionable, i.rank))
+    lead = items[0]
+    indicator = lead.indicator
+    suggestions, audits = _suggestions(group, items, snapshot, kb)
+    everything = [*items, *extra]
+    rule_ids = list(dict.fromkeys(r for i in everything for r in i.rule_ids))
+    rule_ids += context.rule_ids if context else []
+    citations = _sources(items)
+    inputs = list(dict.fromkeys(line for i in everything for line in i.inputs))
+    inputs += [line for line in (context.inputs if context else []) if line not in inputs]
+    missing = [line.removesuffix(NO_RESULT) for line in inputs if line.endswith(NO_RESULT)]
+    inputs = [line for line in inputs if not line.endswith(NO_RESULT)]
+    inputs += [f"No current result: {', '.join(missing)}"] if missing else []
+    notes = list(dict.fromkeys(i.note for i in items if i.note))
+    checked = _checked_line(items, snapshot, kb)
+    lines = [i.line for i in everything] + ([context.line] if context else [])
+    detail = ""
+    for level in range(6):
+        detail = _detail(inputs, lines, notes, checked, citations, kb, level)
+        if len(detail) <= DETAIL_BUDGET:
+            break
+    others = [i for i in items[1:] if i.actionable]
+    names = list(dict.fromkeys(i.name for i in others if i.name and i.name != lead.name))
+    head = f"{lead.lead}: {lead.action}"
+    summary = fit(
+        [
+            head + (f"; +{len(others)} more: {joined(names)}" if others and names else ""),
+            head
+            + (f"; +{len(others)} more, incl. {joined(names[:2])}" if others and names else ""),
+            head + (f"; +{len(others)} more" if others else ""),
+            head,
+            f"{lead.lead.split(',')[0]}: {lead.action}",
+            lead.action,
+        ]
+    )
+    pathway = lead.pathway or next((i.pathway for i in items if i.pathway), None)
+    topic_code = pathway.id if pathway else "monitoring"
+    topic_display = pathway.name if pathway else "Monitoring"
+    card = Card(
+        summary=summary,
+        detail=detail,
+        indicator=indicator,
+        source=Source(
+            label=f"{SOURCE_LABEL}: {GROUP_TITLES[group]}",
+            url=kb.citations[citations[0]].link if citations else None,
+            topic=Coding(system=kb.manifest.topic_system, code=topic_code, display=topic_display),
+        ),
+        suggestions=suggestions or None,
+        selectionBehavior=("at-most-one" if group == "adjuncts" else "any")
+        if suggestions
+        else None,
+        overrideReasons=override_reasons(kb) if indicator != "info" else None,
+    )
+    audit = CardAudit(card.uuid, indicator, topic_code, tuple(rule_ids), tuple(audits))
+    return RenderedCard(card, audit)
+
+
+def _detail(
+    inputs: list[str],
+    lines: list[str],
+    notes: list[str],
+    checked: str,
+    citations: list[str],
+    kb: KnowledgeBase,
+    level: int,
+) -> str:
+    """The card's markdown at a level of compactness (0: thresholds with each band; 1: band
+    words only; 2: two sources; 3: without the line of checks; 4: without pathway labels;
+    5: one source): the first to fit is used. Every finding keeps its line and its inputs."""
+    if level >= 1:
+        inputs = [_without_threshold(line) for line in inputs]
+    if level >= 4:
+        lines = [_without_pathway(line) for line in lines]
+    shown = citations[: MAX_SOURCES if level < 2 else 2 if level < 5 else 1]
+    sections = [
+        "\n".join(["**Inputs**", *(f"- {line}" for line in inputs)]) if inputs else "",
+        "\n".join(["**Findings**", *lines]),
+        "\n".join(f"*{note}*" for note in notes),
+        checked if level < 3 else "",
+        "Sources: "
+        + " · ".join(f"[{n}] {citation_line(kb.citations[c])}" for n, c in enumerate(shown, 1))
+        if shown
+        else "",
+        f"*Knowledge base {kb.version} · options for discussion, not orders*",
+    ]
+    return "\n\n".join(section for section in sections if section)
+
+
+def _without_pathway(line: str) -> str:
+    """ "- *Methylation* · **B12 deficient** ..." -> "- **B12 deficient** ..."."""
+    label, sep, rest = line.partition("* · ")
+    return f"- {rest}" if sep and label.startswith("- *") else line
+
+
+def _without_threshold(line: str) -> str:
+    """ "... on 2026-11-10: low (AGA < 45 ng/mL ...)" -> "... on 2026-11-10: low"."""
+    head, sep, band = line.rpartition(": ")
+    if not sep or " (" not in band:
+        return line
+    word, _, rest = band.partition(" (")
+    derived = rest[rest.find("(derived") :] if "(derived" in rest else ""
+    return f"{head}{sep}{word}" + (f" {derived}" if derived else "")
+
+
+def _sources(items: Sequence[Item]) -> list[str]:
+    """Up to three sources: each item's first citation before anyone's second."""
+    chosen: dict[str, None] = {}
+    depth = max((len(i.citations) for i in items), default=0)
+    for level in range(depth):
+        for item in items:
+            if level < len(item.citations) and len(chosen) < MAX_SOURCES:
+                chosen.setdefault(item.citations[level], None)
+    return list(chosen)
+
+
+def _suggestions(
+    group: str, items: list[Item], snapshot: PatientSnapshot, kb: KnowledgeBase
+) -> tuple[list[Suggestion], list[SuggestionAudit]]:
+    """One suggestion per real choice: each target once, alternatives of one choice merged
+    into one suggestion naming the alternative (its draft is the first one's)."""
+    suggestions: list[Suggestion] = []
+    audits: list[SuggestionAudit] = []
+    seen: set[str] = set()
+    choices: set[str] = set()
+    for item in items:
+        medications = [c.target for _, c in item.offers if c.kind == "medication"]
+        for _, candidate in item.offers:
+            key = f"{candidate.kind}:{candidate.target}"
+            if key in seen:
+                continue
+            seen.add(key)
+            if candidate.kind == "lab_order":
+                order = kb.lab_orders[candidate.target]
+                suggestion, audit = order_test_suggestion(
+                    kb, order, snapshot.patient_id, f"Order {order.label}"
+                )
+                suggestions.append(suggestion)
+                audits.append(SuggestionAudit(audit.uuid, audit.kind, tuple(item.rule_ids[:1])))
+                continue
+            intervention = kb.interventions[candidate.target]
+            if intervention.choice in choices:
+                continue
+            alternatives = [
+                kb.interventions[t]
+                for t in medications
+                if t != intervention.id
+                and intervention.choice is not None
+                and kb.interventions[t].choice == intervention.choice
+            ]
+            if intervention.choice:
+                choices.add(intervention.choice)
+            label = f"Consider {intervention.label}"
+            if alternatives:
+                label += " (or " + joined([a.label for a in alternatives], "or") + ")"
+            resource = medication_request(kb, intervention, snapshot.patient_id, item.lead)
+            suggestion = Suggestion(
+                label=label,
+                actions=[
+                    Action(
+                        type="create",
+                        description=f"Create a draft order for {intervention.name} for clinician review",
+                        resource=resource,
+                    )
+                ],
+            )
+            suggestions.append(suggestion)
+            audits.append(
+                SuggestionAudit(
+                    suggestion.uuid, "create:MedicationRequest", tuple(candidate.rule_ids)
+                )
+            )
+    return suggestions, audits
+
+
+def _checked_line(items: Iterable[Item], snapshot: PatientSnapshot, kb: KnowledgeBase) -> str:
+    """Which contraindication checks ran for the options on this card, in one line."""
+    targets = {c.target for i in items for _, c in i.offers if c.kind == "medication"}
+    rules = {r.id for t in targets for r in kb.safety_rules_by_intervention.get(t, ())}
+    unknown = sorted({m.name for m in snapshot.unclassified_medications})
+    text = ""
+    if rules:
+        medications, conditions = len(snapshot.medications), len(snapshot.conditions)
+        text = (
+            f"Options checked against {len(rules)} safety rules, {medications} "
+            f"medication{'s' * (medications != 1)}, {conditions} condition{'s' * (conditions != 1)}"
+        )
+        text += f"; not recognised: {', '.join(unknown)}." if unknown else "."
+    elif unknown:
+        text = f"Not recognised, not checked: {', '.join(unknown)}."
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# The alert card
+
+
+def alert_card(hits: Sequence[SafetyHit], kb: KnowledgeBase) -> RenderedCard:
+    """The critical card of an alert rule (suicide risk): the answer that triggered it, what to
+    do now, the source; the only card while it applies."""
+    hit = hits[0]
+    rule = hit.rule
+    facts = list(hit.trace.labs.values())
+    conditions = list(hit.trace.conditions.values())
+    evidence = [
+        f"{kb.measures[f.measure_id].label} = {value_text(f)} ({day(f)})" for f in facts
+    ] + [f"{c.name} on record" for c in conditions]
+    lead = evidence[0] if evidence else rule.title
+    summary = fit(
+        [
+            f"{rule.title}: {lead}: {rule.advice}" if rule.advice else "",
+            f"{rule.title}: {rule.advice}" if rule.advice else "",
+            f"{rule.title}: {lead}",
+            rule.title,
+        ]
+    )
+    inputs = [_input(f, kb) for f in facts] + [f"**{c.name}** ({c.ref})" for c in conditions]
+    others = [h.rule.title for h in hits[1:]]
+    lines = [
+        f"**{rule.message.strip()}**",
+        "",
+        f"- Input: {'; '.join(inputs)}." if inputs else "",
+        f"- Rule `{rule.id}`: {rule.statement.strip()}",
+        f"- Also: {joined(others)}." if others else "",
+        "",
+        "Sources: "
+        + " · ".join(citation_line(kb.citations[c]) for c in rule.citations[:MAX_SOURCES]),
+        "",
+        f"*{kb.manifest.name} {kb.version}; for the clinician caring for this patient.*",
+    ]
+    card = Card(
+        summary=summary,
+        detail="\n".join(line for line in lines if line is not None).replace("\n\n\n", "\n\n"),
+        indicator="critical",
+        source=Source(
+            label=f"{SOURCE_LABEL}: safety",
+            url=kb.citations[rule.citations[0]].link,
+            topic=Coding(system=kb.manifest.topic_system, code=rule.id, display=rule.title),
+        ),
+    )
+    rule_ids = tuple(h.rule.id for h in hits)
+    return RenderedCard(card, CardAudit(card.uuid, "critical", rule.id, rule_ids, ()))
