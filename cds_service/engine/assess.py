@@ -30,7 +30,13 @@ def assess(snapshot: PatientSnapshot, kb: KnowledgeBase) -> list[PathwayAssessme
     assessments = []
     for pathway in kb.pathways.values():
         present = tuple(snapshot.labs[m] for m in pathway.markers if m in snapshot.labs)
-        missing = tuple(m for m in pathway.markers if m not in snapshot.labs)
+        # A marker stood in for by a current substitute (CRP by hs-CRP) is not missing.
+        missing = tuple(
+            m
+            for m in pathway.markers
+            if m not in snapshot.labs
+            and not any(s in snapshot.labs for s in kb.measures[m].substitutes)
+        )
         interpretable = [
             f
             for f in present

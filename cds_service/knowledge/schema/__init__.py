@@ -52,6 +52,7 @@ from cds_service.knowledge.schema.measures import (
 from cds_service.knowledge.schema.predicates import (
     AgePredicate,
     AllPredicate,
+    AlwaysPredicate,
     AnyPredicate,
     ConditionPredicate,
     LabPredicate,
@@ -81,6 +82,7 @@ __all__ = [
     "NON_ACTIONABLE_FLAGS",
     "AgePredicate",
     "AllPredicate",
+    "AlwaysPredicate",
     "Analyte",
     "AnalytesFile",
     "AnyPredicate",
