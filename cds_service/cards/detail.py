@@ -98,6 +98,21 @@ def medication_names(trace: Trace, kb: KnowledgeBase | None = None) -> str:
 
 
 def _interpreted(fact: LabFact, measure: Measure) -> str:
+    text = _band_text(fact, measure)
+    previous = fact.previous
+    if previous is None:
+        return text
+    return f"{text}; previous {short_value(previous)} ({previous.effective.date().isoformat()})"
+
+
+def short_value(fact: LabFact) -> str:
+    """A value in the measure's canonical unit, e.g. "240 pg/mL" (as reported if qualitative)."""
+    if fact.value is None:
+        return fact.reported
+    return f"{fact.comparator or ''}{fact.value:.4g} {display_unit(fact.unit)}".strip()
+
+
+def _band_text(fact: LabFact, measure: Measure) -> str:
     band = next((b.label for b in measure.bands if b.id == fact.band), None)
     if fact.value is None:
         return band or "recorded"

@@ -71,10 +71,18 @@ def settle_bands(
     settled = dict(facts)
     for measure_id, fact in facts.items():
         measure = kb.measures[measure_id]
-        if fact.value is not None and sex is not None and any(b.sex for b in measure.bands):
-            band = band_for(measure, fact.value, fact.comparator, sex=sex, method=fact.method)
-            settled[measure_id] = replace(fact, band=band)
+        if sex is not None and any(b.sex for b in measure.bands):
+            settled[measure_id] = _settled(measure, fact, sex)
     return settled
+
+
+def _settled(measure: Measure, fact: LabFact, sex: str) -> LabFact:
+    """The fact (and its previous result) re-banded for the patient's sex."""
+    previous = fact.previous and _settled(measure, fact.previous, sex)
+    if fact.value is None:
+        return fact if previous is fact.previous else replace(fact, previous=previous)
+    band = band_for(measure, fact.value, fact.comparator, sex=sex, method=fact.method)
+    return replace(fact, band=band, previous=previous)
 
 
 def band_for(

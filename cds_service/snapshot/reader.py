@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from operator import itemgetter
 from typing import Any
@@ -163,24 +164,41 @@ class _Reader:
         self.ignored.append(Ignored(resource_ref(resource), reason))
 
     def settle_labs(self) -> None:
-        """Per measure, read results newest first and keep the first usable one.
+        """Per measure, read results newest first: the first usable one is the result, the next
+        usable one its ``previous`` (for the trend a card shows).
 
-        A patient record holds many results per analyte over the years; only the latest is
-        used, so older ones are never converted (a usable older result is superseded, not
-        "not checked"). Newer results that cannot be used are named in ``ignored``.
+        A patient record holds many results per analyte over the years; only these two are
+        converted (a usable older result is superseded, not "not checked"). Newer results that
+        cannot be used are named in ``ignored``; older ones passed over on the way to the
+        previous result are not (they were never the result).
         """
         for measure_id, candidates in self.candidates.items():
             # Stable sort: of two results with the same time, the first in the data wins.
             candidates.sort(key=itemgetter(0), reverse=True)
-            for candidate in candidates:
-                effective, carrier, measure, code = candidate
-                ref = resource_ref(carrier)
-                stale = self.now - effective > timedelta(days=measure.stale_after_days)
-                fact = self._value(ref, carrier, measure, code, effective, stale)
-                if fact is None:
-                    continue
-                (self.latest_stale if stale else self.latest)[measure_id] = fact
-                break
+            fact: LabFact | None = None
+            for index, candidate in enumerate(candidates):
+                fact = self._read(candidate)
+                if fact is not None:
+                    previous = self._first_usable(candidates[index + 1 :])
+                    if previous is not None:
+                        fact = replace(fact, previous=previous)
+                    break
+            if fact is not None:
+                (self.latest_stale if fact.stale else self.latest)[measure_id] = fact
+
+    def _read(self, candidate: _Candidate, *, quiet: bool = False) -> LabFact | None:
+        effective, carrier, measure, code = candidate
+        stale = self.now - effective > timedelta(days=measure.stale_after_days)
+        return self._value(
+            resource_ref(carrier), carrier, measure, code, effective, stale, quiet=quiet
+        )
+
+    def _first_usable(self, candidates: Iterable[_Candidate]) -> LabFact | None:
+        for candidate in candidates:
+            fact = self._read(candidate, quiet=True)
+            if fact is not None:
+                return fact
+        return None
 
     def _value(
         self,
@@ -190,8 +208,13 @@ class _Reader:
         code: str,
         effective: datetime,
         stale: bool = False,
+        *,
+        quiet: bool = False,
     ) -> LabFact | None:
+        """The result as a fact in the canonical unit, or None (named in ``ignored`` unless
+        ``quiet``) when it cannot be used."""
         rid = ref
+        ignored = [] if quiet else self.ignored
         if "valueQuantity" in carrier or "valueInteger" in carrier or "valueDecimal" in carrier:
             quantity = carrier.get("valueQuantity")
             unit_fields: tuple[Any, ...] = ()
@@ -203,28 +226,28 @@ class _Reader:
                 number = finite_number(carrier.get("valueInteger", carrier.get("valueDecimal")))
                 comparator = None
             if number is None:
-                self.ignored.append(Ignored(rid, "value is not a finite number"))
+                ignored.append(Ignored(rid, "value is not a finite number"))
                 return None
             if number < 0:
                 # Concentrations and questionnaire scores are never negative: a data error.
-                self.ignored.append(Ignored(rid, "value is negative"))
+                ignored.append(Ignored(rid, "value is negative"))
                 return None
             if comparator is not None and (
                 not isinstance(comparator, str) or comparator not in COMPARATORS
             ):
-                self.ignored.append(Ignored(rid, f"unknown comparator {_shown(comparator)}"))
+                ignored.append(Ignored(rid, f"unknown comparator {_shown(comparator)}"))
                 return None
             factors = self.kb.unit_factors[measure.id]
             unit = next((u for u in unit_fields if isinstance(u, str) and u.strip()), None)
             if unit is None and any(u is not None and u != "" for u in unit_fields):
                 # A unit is there but unreadable (a number, a list...): do not guess one.
-                self.ignored.append(Ignored(rid, "unit is not readable"))
+                ignored.append(Ignored(rid, "unit is not readable"))
                 return None
             if unit is None:
                 unit = default_unit(measure, code)
             factor = factors.get(normalise_unit(unit)) if unit else None
             if factor is None:
-                self.ignored.append(
+                ignored.append(
                     Ignored(rid, f"unit {_shown(unit)} not convertible for {measure.name}")
                 )
                 return None
@@ -233,12 +256,12 @@ class _Reader:
             rounded = float(f"{raw:.10g}")
             value = rounded if math.isfinite(rounded) else raw  # rounding 1.79e308 gives inf
             if not math.isfinite(value):
-                self.ignored.append(Ignored(rid, "value out of range after unit conversion"))
+                ignored.append(Ignored(rid, "value out of range after unit conversion"))
                 return None
             if isinstance(measure, Questionnaire) and not (
                 measure.min_score <= value <= measure.max_score
             ):
-                self.ignored.append(Ignored(rid, f"score {number:g} outside {measure.name} range"))
+                ignored.append(Ignored(rid, f"score {number:g} outside {measure.name} range"))
                 return None
             low, high = reference_range(carrier, factors)
             method = method_of(measure, code)
@@ -261,7 +284,7 @@ class _Reader:
         if measure.qualitative and ("valueCodeableConcept" in carrier or "valueString" in carrier):
             band, text = qualitative_band(self.kb, measure, carrier)
             if band is None:
-                self.ignored.append(Ignored(rid, f"result {text!r} not recognised"))
+                ignored.append(Ignored(rid, f"result {text!r} not recognised"))
                 return None
             return LabFact(
                 measure_id=measure.id,
@@ -277,9 +300,9 @@ class _Reader:
             )
         if "valueString" in carrier:
             # A quantity written as text ("<5", "12 ng/mL") has no reliable unit: not used.
-            self.ignored.append(Ignored(rid, "value given as text, not as a quantity"))
+            ignored.append(Ignored(rid, "value given as text, not as a quantity"))
             return None
-        self.ignored.append(Ignored(rid, "no value"))
+        ignored.append(Ignored(rid, "no value"))
         return None
 
     # -- Medications -----------------------------------------------------------------------
