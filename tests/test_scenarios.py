@@ -121,8 +121,9 @@ def test_iron_deficiency_with_normal_crp_suggests_iron(kb: KnowledgeBase) -> Non
     response = view(kb, observation("2276-4", 9, "ng/mL"), CRP_LOW, gender="female", age=60)
     card = cards_by_topic(response)["catecholaminergic"]
     assert card["summary"].startswith("Catecholaminergic pathway: Iron deficiency")
-    assert suggested(card) == codes(kb, "iron")
-    [request] = suggested_resources(card)
+    # Issue 17: a blood count comes with iron when no haemoglobin is current.
+    assert suggested(card) == codes(kb, "iron", "cbc")
+    [request] = [r for r in suggested_resources(card) if r["resourceType"] == "MedicationRequest"]
     dose = request["dosageInstruction"][0]
     assert dose["text"] == kb.interventions["iron"].dose_text
     assert (
@@ -165,7 +166,7 @@ def test_low_grade_inflammation_is_context_and_lowers_the_ferritin_threshold(
     cards = cards_by_topic(response)
     assert "inflammation" not in cards  # context alone is never a card
     card = cards["catecholaminergic"]
-    assert suggested(card) == codes(kb, "iron")
+    assert suggested(card) == codes(kb, "iron", "cbc")  # issue 17: with a blood count
     assert "**Context**" in card["detail"] and "Low-grade inflammation" in card["detail"]
 
 

@@ -16,6 +16,8 @@ from cds_service.cards.detail import (
     footer,
     input_table,
     medication_names,
+    record_names,
+    results_read,
     sources,
     symptom_lines,
     threshold_line,
@@ -101,7 +103,8 @@ def _pathway_card(
     findings = findings or list(assessment.findings)
     primary = findings[0].rule
     options = offered(decisions)
-    warned = [d for d, c in options if d.shown and d.verdict == "warn"]
+    # A warned option, or an urgent finding (severe hypomagnesaemia...), makes a warning card.
+    warned = [d for d, c in options if d.shown and d.verdict == "warn"] or assessment.urgent
 
     suggestions: list[Suggestion] = []
     audits: list[SuggestionAudit] = []
@@ -165,7 +168,8 @@ def _summary(
     """The main finding and the option that answers it ("consider X"), else how many options."""
     primary = findings[0].rule
     text = f"{pathway_name}: {primary.finding}"
-    drugs = sorted({m.name for m in findings[0].trace.medications.values()})
+    named = [findings[0].trace, *(c.trace for c in findings[0].causes)]
+    drugs = sorted({m.name for trace in named for m in trace.medications.values()})
     if drugs:
         text += f" ({', '.join(drugs)})"
     answer = next((c for c in options if primary.id in c.rule_ids), None)
@@ -207,6 +211,8 @@ def _detail(
             lines.append(f"  - Medications: {medication_names(finding.trace, kb)}")
             if finding.trace.age_used and snapshot.age is not None:
                 lines.append(f"  - Age: {snapshot.age} years (Patient.birthDate)")
+        for cause in finding.causes:
+            lines.append(f"  - Likely cause on record: {cause.label}: {record_names(cause.trace)}")
     lines.append("")
     lines += symptom_lines(assessment.symptoms, kb)
     lines += input_table(
@@ -288,7 +294,8 @@ def _withheld(decisions: Sequence[Decision], kb: KnowledgeBase) -> list[str]:
     for decision in blocked:
         name = kb.interventions[decision.candidate.target].name
         reasons = [
-            f"{h.rule.message} (rule {h.rule.id}{'; ' + h.dose_note if h.dose_note else ''})"
+            f"{h.rule.message} (rule {h.rule.id}{'; ' + h.dose_note if h.dose_note else ''}"
+            f"{'; ' + results_read(h.trace, kb) if h.trace.labs else ''})"
             for h in decision.hits
             if h.rule.action == "block"
         ]

@@ -292,12 +292,20 @@ def load_rules(
     resolved = []
     for rule in rules:
         where = f"rules/: {rule.id}"
-        rule = rule.model_copy(update={"when": resolve(where, rule.when, definitions)})
+        causes = [
+            cause.model_copy(update={"when": resolve(where, cause.when, definitions)})
+            for cause in rule.causes
+        ]
+        rule = rule.model_copy(
+            update={"when": resolve(where, rule.when, definitions), "causes": causes}
+        )
         resolved.append(rule)
         check.citations(where, rule.citations, required=True)
         if rule.pathway not in pathways:
             raise KnowledgeError(f"{where}: unknown pathway {rule.pathway!r}")
         refs.predicate(where, rule.when)
+        for cause in rule.causes:
+            refs.predicate(f"{where}: cause {cause.label!r}", cause.when)
         suggests_medication = False
         for suggestion in rule.suggest:
             if isinstance(suggestion, MedicationSuggestion):

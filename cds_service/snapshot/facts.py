@@ -68,6 +68,9 @@ class LabFact:
     stale: bool = False
     method: str | None = None  # assay method the code implies (omega-3 index: rbc / plasma)
     derivation: Derivation | None = None  # set when the service computed the value
+    # The label of the band that applied, where bands share an id across sexes or methods
+    # (e.g. "anaemia (WHO < 13 g/dL, men)"); None: the band's id names one label.
+    band_label: str | None = None
     # The next older usable result of the same measure (same canonical unit), for the trend a
     # card shows beside the value; None when there is none. It carries no previous of its own.
     previous: LabFact | None = None

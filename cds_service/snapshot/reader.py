@@ -45,7 +45,7 @@ from cds_service.snapshot.facts import (
     PatientSnapshot,
 )
 from cds_service.snapshot.measures import (
-    band_for,
+    band_match,
     default_unit,
     measure_of,
     method_of,
@@ -265,6 +265,7 @@ class _Reader:
                 return None
             low, high = reference_range(carrier, factors)
             method = method_of(measure, code)
+            matched = band_match(measure, value, comparator, sex=None, method=method)
             return LabFact(
                 measure_id=measure.id,
                 value=value,
@@ -275,7 +276,9 @@ class _Reader:
                 effective=effective,
                 resource_id=rid,
                 # Sex-specific bands are settled once the Patient has been read (build_snapshot).
-                band=band_for(measure, value, comparator, sex=None, method=method),
+                band=matched.id if matched else None,
+                # Method-specific bands share ids (omega-3 index): keep the label that applied.
+                band_label=matched.label if matched and method else None,
                 reference_low=low,
                 reference_high=high,
                 method=method,

@@ -64,6 +64,7 @@ from cds_service.knowledge.schema.predicates import (
     UsePredicate,
 )
 from cds_service.knowledge.schema.rules import (
+    Cause,
     Definition,
     Dose,
     DoseThreshold,
@@ -87,6 +88,7 @@ __all__ = [
     "AnalytesFile",
     "AnyPredicate",
     "Band",
+    "Cause",
     "ChangelogEntry",
     "Citation",
     "CitationsFile",

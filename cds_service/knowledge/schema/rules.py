@@ -129,6 +129,16 @@ SuggestionRef = Annotated[
 ]
 
 
+class Cause(_Model):
+    """A likely cause a finding names when the record shows it: a drug, a condition.
+
+    Evaluated only when the rule fires; its inputs are shown beside the finding, never used to
+    decide it (e.g. a proton-pump inhibitor on record beside severe hypomagnesaemia)."""
+
+    label: str  # plain words, e.g. "proton-pump inhibitor (long-term use lowers magnesium)"
+    when: Predicate
+
+
 class Rule(_Model):
     """A recommendation rule: When <predicate> Then <finding> (and suggest ...)."""
 
@@ -139,12 +149,18 @@ class Rule(_Model):
     statement: str  # the rule in plain words, shown on the card
     when: Predicate
     finding: str  # short phrase, e.g. "Vitamin B12 deficient"
+    # urgent: needs prompt clinical action rather than an option (severe hypomagnesaemia, no
+    # first-line treatment for severe depression): shown first, and its card is a `warning`;
     # limitation: a co-factor deficit or precursor shortfall (status "possible limitation");
     # uncertain: data missing or equivocal (status "insufficient data"); option: a symptom-led
     # option for discussion; caution: something the clinician should know before any option;
     # context: shown on the cards of other findings, never a card on its own.
-    severity: Literal["limitation", "uncertain", "option", "caution", "context"] = "limitation"
+    severity: Literal["urgent", "limitation", "uncertain", "option", "caution", "context"] = (
+        "limitation"
+    )
     suggest: list[SuggestionRef] = []
+    # Likely causes named beside the finding when the record shows them.
+    causes: list[Cause] = []
     grade: Grade
     citations: list[str] = Field(min_length=1)
 

@@ -1,0 +1,162 @@
+"""The patients of issue 17 (clinical depth), each where a new rule fires and its near miss.
+
+One place for them, so the clinical tests (tests/test_depth_*.py) and the card-budget test
+(tests/test_depth_budget.py) read the same patients. Each scenario is a CDS Hooks request
+built from the factories, with dates relative to today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tests.factories import (
+    ICD10CM,
+    SNOMED,
+    condition,
+    days_ago,
+    hook_request,
+    medication_request,
+    medication_statement,
+    observation,
+    patient,
+    prefetch_for,
+)
+
+Request = dict[str, Any]
+SCENARIOS: dict[str, Callable[[], Request]] = {}
+
+
+def scenario(function: Callable[[], Request]) -> Callable[[], Request]:
+    SCENARIOS[function.__name__] = function
+    return function
+
+
+def view(*resources: dict[str, Any], age: int | None = 45, gender: str = "female") -> Request:
+    """A patient-view request whose prefetch holds these resources."""
+    return hook_request(
+        prefetch=prefetch_for(*resources, patient_resource=patient(age=age, gender=gender))
+    )
+
+
+EGFR_OK = observation("98979-8", 80, "mL/min/{1.73_m2}")
+CRP_LOW = observation("30522-7", 0.8, "mg/L")
+B12_OK = observation("2132-9", 520, "pg/mL")
+TSH_OK = observation("3016-3", 1.8, "mIU/L")
+
+
+def omeprazole_for_years() -> dict[str, Any]:
+    return medication_statement("Omeprazole 20 MG Oral Capsule", "7646", days=3 * 365)
+
+
+# -- Severity (clinical-reference §7.4) --------------------------------------------------------
+
+
+@scenario
+def severe_hypomagnesaemia_on_omeprazole() -> Request:
+    """Magnesium 0.9 mg/dL (0.37 mmol/L) after 3 years of omeprazole (the issue's example)."""
+    return view(
+        observation("19123-9", 0.9, "mg/dL"), omeprazole_for_years(), EGFR_OK, age=68, gender="male"
+    )
+
+
+@scenario
+def magnesium_055_near_miss() -> Request:
+    """Magnesium 0.55 mmol/L: low, not severe; oral magnesium stays an option."""
+    return view(observation("2601-3", 0.55, "mmol/L"), omeprazole_for_years(), EGFR_OK)
+
+
+@scenario
+def severe_hypomagnesaemia_on_furosemide_with_alcohol_use_disorder() -> Request:
+    return view(
+        observation("2601-3", 0.42, "mmol/L"),
+        medication_request("4603", "Furosemide 40 MG Oral Tablet"),
+        condition("7200002", "Alcoholism"),
+        age=55,
+        gender="male",
+    )
+
+
+@scenario
+def vitamin_d_deficient_with_high_calcium() -> Request:
+    """Vitamin D 9 ng/mL with calcium 11.8 mg/dL (the issue's example): no vitamin D."""
+    return view(observation("62292-8", 9, "ng/mL"), observation("17861-6", 11.8, "mg/dL"))
+
+
+@scenario
+def vitamin_d_deficient_calcium_103_near_miss() -> Request:
+    return view(observation("62292-8", 9, "ng/mL"), observation("17861-6", 10.3, "mg/dL"))
+
+
+@scenario
+def tsh_suppressed() -> Request:
+    """TSH 0.05 mIU/L: possible hyperthyroidism; free T4 suggested."""
+    return view(observation("3016-3", 0.05, "mIU/L"))
+
+
+@scenario
+def tsh_03_near_miss() -> Request:
+    return view(observation("3016-3", 0.3, "mIU/L"))
+
+
+@scenario
+def man_68_with_low_ferritin() -> Request:
+    """Ferritin 20 in a 68-year-old man (the issue's example): blood count and GI evaluation."""
+    return view(observation("2276-4", 20, "ng/mL"), CRP_LOW, age=68, gender="male")
+
+
+@scenario
+def man_68_with_iron_deficiency_anaemia() -> Request:
+    return view(
+        observation("2276-4", 20, "ng/mL"),
+        observation("718-7", 11.2, "g/dL"),
+        CRP_LOW,
+        age=68,
+        gender="male",
+    )
+
+
+@scenario
+def woman_35_with_low_ferritin_near_miss() -> Request:
+    """A woman of 35 with low ferritin: a blood count, but no GI prompt."""
+    return view(
+        observation("2276-4", 20, "ng/mL"), observation("718-7", 11.2, "g/dL"), CRP_LOW, age=35
+    )
+
+
+@scenario
+def b12_deficient_on_metformin_with_pernicious_anaemia() -> Request:
+    return view(
+        observation("2132-9", 150, "pg/mL"),
+        medication_request("6809", "Metformin 500 MG Oral Tablet"),
+        condition("D51.0", "Pernicious anemia", system=ICD10CM),
+        age=60,
+    )
+
+
+@scenario
+def b12_deficient_no_cause_on_record() -> Request:
+    return view(observation("2132-9", 150, "pg/mL"), age=60)
+
+
+@scenario
+def equivocal_hcg() -> Request:
+    return view(observation("19080-1", 12, "m[IU]/mL", days=2), age=30)
+
+
+@scenario
+def negative_hcg_near_miss() -> Request:
+    return view(observation("19080-1", 2, "m[IU]/mL", days=2), age=30)
+
+
+__all__ = [
+    "B12_OK",
+    "CRP_LOW",
+    "EGFR_OK",
+    "ICD10CM",
+    "SCENARIOS",
+    "SNOMED",
+    "TSH_OK",
+    "days_ago",
+    "view",
+]
