@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cds_service.cards.followup import follow_up_cards
 from cds_service.cards.guidance import order_guidance_cards
 from cds_service.cards.orders import order_cards
 from cds_service.cards.pathway import pathway_cards
 from cds_service.cards.record import CardAudit, RenderedCard
 from cds_service.cards.safety import alert_cards, prompt_cards
 from cds_service.engine.assess import assess
+from cds_service.engine.focus import current_supplements, focus
 from cds_service.engine.orders import review_orders
 from cds_service.engine.recommend import recommend
 from cds_service.engine.safety import alert_hits, gate
@@ -56,9 +58,14 @@ def evaluate(
     decisions = gate(recommend(assessments, snapshot, kb), snapshot, kb)
     rendered: list[RenderedCard] = []
     if request.hook == "patient-view":
+        # Supplements already taken: never suggested again; their rechecks and the findings
+        # they answer go to the follow-up card (engine/focus.py).
+        current = current_supplements(assessments, snapshot, kb)
+        shown, decisions = focus(assessments, decisions, snapshot, kb)
         # Critical safety alerts (suicide risk) come first, before any pathway card.
         rendered += alert_cards(alert_hits(snapshot, kb), kb)
-        rendered += pathway_cards(assessments, decisions, snapshot, kb)
+        rendered += pathway_cards(shown, decisions, snapshot, kb)
+        rendered += follow_up_cards(current, snapshot, kb)
         rendered += prompt_cards(snapshot, kb)
     else:
         review = review_orders(snapshot, kb)

@@ -149,6 +149,186 @@ def negative_hcg_near_miss() -> Request:
     return view(observation("19080-1", 2, "m[IU]/mL", days=2), age=30)
 
 
+# -- First-line care before adjuncts (clinical-reference §7.5) ---------------------------------
+
+SERTRALINE = "36437"
+
+
+def sertraline(days: float = 180) -> dict[str, Any]:
+    return medication_request(SERTRALINE, "Sertraline 50 MG Oral Tablet", days=days)
+
+
+def hcg_negative() -> dict[str, Any]:
+    return observation("19080-1", 2, "m[IU]/mL", days=5)
+
+
+@scenario
+def phq2_positive_without_phq9() -> Request:
+    return view(observation("55758-7", 4, "{score}"), B12_OK, age=40)
+
+
+@scenario
+def phq2_negative_near_miss() -> Request:
+    return view(observation("55758-7", 2, "{score}"), B12_OK, age=40)
+
+
+@scenario
+def phq2_positive_with_a_phq9_near_miss() -> Request:
+    return view(
+        observation("55758-7", 4, "{score}"), observation("44261-6", 8, "{score}"), B12_OK, age=40
+    )
+
+
+@scenario
+def woman_40_phq9_21_untreated() -> Request:
+    """The issue's example: PHQ-9 21, no treatment, and results that used to give five cards."""
+    return view(
+        observation("44261-6", 21, "{score}"),
+        observation("71963-3", 66, "{score}"),
+        B12_OK,
+        TSH_OK,
+        observation("30522-7", 5.2, "mg/L"),
+        observation("2276-4", 60, "ng/mL"),
+        observation("718-7", 13.1, "g/dL"),
+        observation("62292-8", 15, "ng/mL"),
+        hcg_negative(),
+        age=40,
+    )
+
+
+@scenario
+def promis_depression_72_untreated() -> Request:
+    return view(observation("71965-8", 72, "{score}"), B12_OK, age=50, gender="male")
+
+
+@scenario
+def phq9_16_on_sertraline_near_miss() -> Request:
+    """Adjuncts allowed as before: on an antidepressant, the options stand."""
+    return view(
+        observation("44261-6", 16, "{score}"), sertraline(), B12_OK, TSH_OK, age=50, gender="male"
+    )
+
+
+@scenario
+def phq9_14_untreated_near_miss() -> Request:
+    return view(observation("44261-6", 14, "{score}"), B12_OK, TSH_OK, age=50, gender="male")
+
+
+@scenario
+def phq9_12_without_antidepressant() -> Request:
+    """Moderate symptoms, no antidepressant: L-methylfolate is no option (an adjunct to one)."""
+    return view(observation("44261-6", 12, "{score}"), B12_OK, age=50, gender="male")
+
+
+@scenario
+def pregnant_on_sertraline_phq9_16() -> Request:
+    return view(
+        observation("44261-6", 16, "{score}"),
+        sertraline(),
+        B12_OK,
+        condition("72892002", "Normal pregnancy"),
+        age=31,
+    )
+
+
+@scenario
+def bipolar_on_sertraline_phq9_16() -> Request:
+    return view(
+        observation("44261-6", 16, "{score}"),
+        sertraline(),
+        B12_OK,
+        condition("13746004", "Bipolar disorder"),
+        age=50,
+        gender="male",
+    )
+
+
+@scenario
+def isoniazid() -> Request:
+    return view(medication_request("6038", "Isoniazid 300 MG Oral Tablet"), age=50, gender="male")
+
+
+@scenario
+def hydralazine_near_miss() -> Request:
+    return view(medication_request("5470", "Hydralazine 25 MG Oral Tablet"), age=50, gender="male")
+
+
+@scenario
+def isoniazid_already_on_pyridoxine() -> Request:
+    return view(
+        medication_request("6038", "Isoniazid 300 MG Oral Tablet"),
+        medication_statement("Vitamin B6 25 MG", "9002", days=60),
+        age=50,
+        gender="male",
+    )
+
+
+# -- Follow-up of a supplement already taken ---------------------------------------------------
+
+
+def b12_statement(days: float) -> dict[str, Any]:
+    return medication_statement("Vitamin B12 1000 MCG Oral Tablet", "11248", days=days)
+
+
+@scenario
+def on_b12_for_4_months_no_result_since() -> Request:
+    """The issue's example: B12 for four months, no result since the start: recheck due."""
+    return view(observation("2132-9", 185, "pg/mL", days=130), b12_statement(120), age=50)
+
+
+@scenario
+def on_b12_for_6_weeks_recheck_not_yet_due() -> Request:
+    return view(observation("2132-9", 185, "pg/mL", days=50), b12_statement(42), age=50)
+
+
+@scenario
+def on_b12_result_since_reached() -> Request:
+    return view(
+        observation("2132-9", 185, "pg/mL", days=130),
+        observation("2132-9", 420, "pg/mL", days=5),
+        b12_statement(120),
+        age=50,
+    )
+
+
+@scenario
+def on_b12_result_since_not_reached() -> Request:
+    return view(
+        observation("2132-9", 185, "pg/mL", days=130),
+        observation("2132-9", 190, "pg/mL", days=5),
+        b12_statement(120),
+        age=50,
+    )
+
+
+@scenario
+def on_otc_b12_with_normal_results() -> Request:
+    """Over-the-counter B12 with a normal result before the start: no recheck (no deficiency)."""
+    return view(observation("2132-9", 450, "pg/mL", days=130), b12_statement(120), age=50)
+
+
+@scenario
+def on_vitamin_d_for_4_months_after_deficiency() -> Request:
+    return view(
+        observation("62292-8", 9, "ng/mL", days=130),
+        medication_statement("Vitamin D3 2000 UNT Oral Capsule", "2418", days=120),
+        age=50,
+    )
+
+
+@scenario
+def on_iron_for_6_weeks_anaemic() -> Request:
+    """Iron for 6 weeks after iron-deficiency anaemia: the Hb recheck (4 weeks) is due, the
+    ferritin recheck (12 weeks) is not yet."""
+    return view(
+        observation("2276-4", 12, "ng/mL", days=50),
+        observation("718-7", 10.9, "g/dL", days=50),
+        observation("30522-7", 0.8, "mg/L", days=50),
+        medication_request("24947", "Ferrous sulfate 325 MG Oral Tablet", days=42),
+        age=35,
+    )
+
+
 __all__ = [
     "B12_OK",
     "CRP_LOW",

@@ -169,7 +169,8 @@ def test_drug_classification_by_code_product_atc_and_name(kb: KnowledgeBase) -> 
     atc = classify_drug(
         kb, [{"coding": [{"system": "http://www.whocc.no/atc", "code": "N06AB99"}]}]
     )
-    assert atc.ingredients == () and set(atc.classes) == {"ssri", "serotonergic"}
+    # An ATC-only SSRI is an antidepressant too (issue 17: first-line treatment on record).
+    assert atc.ingredients == () and set(atc.classes) == {"ssri", "serotonergic", "antidepressant"}
     assert classify_drug(kb, [{"text": "Sinemet 25/100"}]).ingredients == ("levodopa", "carbidopa")
     assert classify_drug(kb, [{"text": "Zinc oxide 20% ointment"}]).ingredients == ("zinc-oxide",)
     assert not classify_drug(kb, [{"text": "Zyxoprofen"}]).classified

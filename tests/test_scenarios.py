@@ -62,6 +62,10 @@ B12_OK = observation("2132-9", 520, "pg/mL")
 CRP_LOW = observation("30522-7", 0.8, "mg/L")
 TSH_OK = observation("3016-3", 1.8, "mIU/L")
 PHQ9_15 = observation("44261-6", 15, "{score}")
+# Issue 17: PHQ-9 15 or more with no antidepressant now leads with "no first-line treatment
+# recorded" and offers no adjunct (tests/test_depth_first_line.py); the option scenarios below
+# use a moderate score (10-14), where the options stand as before.
+PHQ9_12 = observation("44261-6", 12, "{score}")
 
 
 # 1 -------------------------------------------------------------------------------------------
@@ -84,15 +88,16 @@ def test_healthy_adult_with_normal_results_gets_no_card(kb: KnowledgeBase) -> No
 def test_moderate_depression_with_replete_b12_offers_each_adjunct_on_its_own_card(
     kb: KnowledgeBase,
 ) -> None:
-    response = view(kb, PHQ9_15, B12_OK, CRP_LOW, TSH_OK)
+    response = view(kb, PHQ9_12, B12_OK, CRP_LOW, TSH_OK)
     cards = cards_by_topic(response)
     assert suggested(cards["serotonergic"]) == codes(kb, "5-htp", "tryptophan")
-    assert suggested(cards["methylation"]) == codes(kb, "l-methylfolate", "same")
+    # L-methylfolate is an adjunct to an antidepressant (issue 17): none is taken here.
+    assert suggested(cards["methylation"]) == codes(kb, "same")
     assert suggested(cards["inflammation"]) == codes(kb, "omega-3-epa")
     assert len(response["cards"]) == len(cards)  # at most one card per pathway
     detail = cards["serotonergic"]["detail"]
     assert "Evidence is limited (grade C)" in detail
-    assert "PHQ-9 depression severity: 15 (moderately severe (15-19))" in detail
+    assert "PHQ-9 depression severity: 12 (moderate (10-14))" in detail
     assert "not FDA-approved" in detail and "never as a replacement" in detail
     # Order of relevance: option cards are ordered by pathway order.
     assert [c["source"]["topic"]["code"] for c in response["cards"]] == [
@@ -106,7 +111,7 @@ def test_moderate_depression_with_replete_b12_offers_each_adjunct_on_its_own_car
 def test_depression_with_fatigue_offers_tyrosine_and_vitamin_c_never_phenylalanine(
     kb: KnowledgeBase,
 ) -> None:
-    response = view(kb, PHQ9_15, observation("71963-3", 66, "{score}"), B12_OK, TSH_OK)
+    response = view(kb, PHQ9_12, observation("71963-3", 66, "{score}"), B12_OK, TSH_OK)
     card = cards_by_topic(response)["catecholaminergic"]
     assert suggested(card) == codes(kb, "tyrosine", "vitamin-c")
     assert kb.interventions["phenylalanine"].ingredient.code not in all_suggested(response)
@@ -280,14 +285,14 @@ def test_low_folate_with_unknown_b12_orders_b12_never_folate(kb: KnowledgeBase) 
 def test_woman_of_childbearing_age_is_offered_a_pregnancy_test_before_amino_acids(
     kb: KnowledgeBase,
 ) -> None:
-    untested = view(kb, PHQ9_15, B12_OK, gender="female", age=29)
+    untested = view(kb, PHQ9_12, B12_OK, gender="female", age=29)
     cards = cards_by_topic(untested)
     assert codes(kb, "hcg-serum") <= suggested(cards["serotonergic"])
     amino = codes(kb, "5-htp", "tryptophan", "same")
     assert not amino & all_suggested(untested)
     tested = view(
         kb,
-        PHQ9_15,
+        PHQ9_12,
         B12_OK,
         coded_observation("2106-3", "260385009", "http://snomed.info/sct", days=3),
         gender="female",
@@ -310,7 +315,7 @@ def test_phq9_from_a_questionnaire_response_drives_the_options(kb: KnowledgeBase
 def test_research_only_omega3_index_is_shown_but_never_decides(kb: KnowledgeBase) -> None:
     index = observation("omega-3-index-rbc", 3.1, "%", system="urn:neurotransmitter-cds:lab")
     assert view(kb, index)["cards"] == []
-    card = cards_by_topic(view(kb, index, PHQ9_15))["inflammation"]
+    card = cards_by_topic(view(kb, index, PHQ9_12))["inflammation"]
     detail = card["detail"]
     assert "**Research-only markers**" in detail
     assert "Omega-3 index (EPA + DHA, % of total fatty acids): 3.1 %, rbc method" in detail

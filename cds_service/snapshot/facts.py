@@ -144,6 +144,9 @@ class PatientSnapshot:
     # Why a measure has no value although related data exist (e.g. "eGFR not derived: sex not
     # recorded"), shown beside the missing input on cards.
     notes: Mapping[str, str] = field(default_factory=dict)
+    # Measure id -> the newest usable result on or before the start of a current supplement
+    # that the measure follows up (follow_up.yaml): the "before" of a before -> after.
+    baselines: Mapping[str, LabFact] = field(default_factory=dict)
 
     @property
     def age(self) -> int | None:

@@ -96,6 +96,7 @@ class _Reader:
         self.loinc = kb.system_uris.get("loinc")
         self.latest: dict[str, LabFact] = {}
         self.latest_stale: dict[str, LabFact] = {}
+        self.baselines: dict[str, LabFact] = {}
         # measure id -> dated results not yet read: only the newest usable one is converted.
         self.candidates: dict[str, list[_Candidate]] = {}
         self.ignored: list[Ignored] = []
@@ -163,9 +164,10 @@ class _Reader:
     def _ignore(self, resource: Mapping[str, Any], reason: str) -> None:
         self.ignored.append(Ignored(resource_ref(resource), reason))
 
-    def settle_labs(self) -> None:
+    def settle_labs(self, anchors: Mapping[str, datetime]) -> None:
         """Per measure, read results newest first: the first usable one is the result, the next
-        usable one its ``previous`` (for the trend a card shows).
+        usable one its ``previous`` (for the trend a card shows); for a measure in ``anchors``
+        (the start of a supplement it follows up), also the baseline before that start.
 
         A patient record holds many results per analyte over the years; only these two are
         converted (a usable older result is superseded, not "not checked"). Newer results that
@@ -185,6 +187,14 @@ class _Reader:
                     break
             if fact is not None:
                 (self.latest_stale if fact.stale else self.latest)[measure_id] = fact
+            anchor = anchors.get(measure_id)
+            if anchor is not None:
+                # The baseline of a supplement taken since ``anchor``: the newest usable result
+                # on or before that day (results later that day count as follow-up).
+                before = [c for c in candidates if c[0].date() <= anchor.date()]
+                baseline = self._first_usable(before)
+                if baseline is not None:
+                    self.baselines[measure_id] = baseline
 
     def _read(self, candidate: _Candidate, *, quiet: bool = False) -> LabFact | None:
         effective, carrier, measure, code = candidate
@@ -466,8 +476,6 @@ def build_snapshot(
             reader.patient(resource)
         elif rtype == "QuestionnaireResponse":
             questionnaire_responses.append(resource)
-    reader.settle_labs()
-
     medications = []
     for resource in reader.med_resources:
         fact = reader.medication_fact(resource, draft=False, selected=False)
@@ -475,6 +483,7 @@ def build_snapshot(
             continue
         if fact.active or fact.recent:
             medications.append(fact)
+    reader.settle_labs(_follow_up_anchors(kb, medications))
 
     # No selections (patient-view, order-sign, or a client omitting them): every draft counts.
     selected = {s for s in selections if isinstance(s, str)} if selections is not None else None
@@ -514,6 +523,7 @@ def build_snapshot(
         for k, v in settle_bands(kb, reader.latest_stale, reader.sex).items()
         if k not in latest
     }
+    baselines = settle_bands(kb, reader.baselines, reader.sex) if reader.baselines else {}
     return PatientSnapshot(
         patient_id=patient_id,
         now=now,
@@ -529,10 +539,30 @@ def build_snapshot(
         patient_found=reader.patient_found,
         questionnaire_responses=tuple(questionnaire_responses),
         notes=notes,
+        baselines=baselines,
     )
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _follow_up_anchors(
+    kb: KnowledgeBase, medications: Iterable[MedicationFact]
+) -> dict[str, datetime]:
+    """Measure id -> the earliest start of a current supplement that follow_up.yaml rechecks
+    with it: the day before which the measure's baseline is read."""
+    anchors: dict[str, datetime] = {}
+    if not kb.follow_ups:
+        return anchors
+    for fact in medications:
+        if not fact.active or fact.start_date is None:
+            continue
+        for intervention_id in fact.interventions:
+            for recheck in kb.follow_ups.get(kb.base_intervention(intervention_id), ()):
+                known = anchors.get(recheck.measure)
+                if known is None or fact.start_date < known:
+                    anchors[recheck.measure] = fact.start_date
+    return anchors
 
 
 def _shown(value: Any) -> str:

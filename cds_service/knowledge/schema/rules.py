@@ -83,6 +83,10 @@ class Intervention(_Model):
     names: list[str] = []
     offer: bool = True  # False = never suggested (e.g. phenylalanine: do not offer)
     do_not_offer_reason: str | None = None
+    # Another regimen of the same ingredient (pyridoxine as isoniazid prophylaxis is a regimen
+    # of vitamin-b6): it shares the ingredient code, a draft order or a product the patient
+    # takes is recognised as the base intervention, and taking either counts as taking both.
+    variant_of: str | None = None
     citations: list[str] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -184,4 +188,29 @@ class MedicationGuidance(_Model):
     statement: str
     measures: list[str] = Field(min_length=1)
     lab_orders: list[str] = []  # suggested when none of the order's measures is current
+    citations: list[str] = Field(min_length=1)
+
+
+class FollowUp(_Model):
+    """The recheck of a supplement the patient already takes (``follow_up.yaml``): when the
+    measure is due after the start, the test that rechecks it, and the bands that mean the
+    target was reached. A rule like the others: id, version, statement, grade, citations."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
+    version: int = Field(ge=1)
+    intervention: str  # a base intervention (not a variant): taking either counts
+    title: str
+    statement: str  # the rule in plain words, shown on the card
+    measure: str
+    lab_order: str  # suggested when the recheck is due; must be satisfied by the measure
+    recheck_after_days: int = Field(gt=0)
+    interval: str  # the interval in words, e.g. "about 3 months"
+    # Where the interval comes from: a cited source, or a service default where no source
+    # could be checked (the card and the knowledge pages say so).
+    interval_source: Literal["cited", "service-default"]
+    target_bands: list[str] = Field(min_length=1)
+    # Recheck only when the result before the start was in one of these bands (vitamin D:
+    # treated deficiency only); empty = always.
+    baseline_bands: list[str] = []
+    grade: Grade
     citations: list[str] = Field(min_length=1)

@@ -69,6 +69,10 @@ class SafetyRule(_Model):
     )
     # When the trigger holds, the patient gets a critical card of its own (e.g. suicide risk).
     alert: bool = False
+    # When this block withholds every option of a finding (severity "option"), the finding is
+    # not shown on its own: a finding of its own explains why (e.g. no first-line treatment
+    # recorded), so cards do not repeat "withheld" for each option (engine/focus.py).
+    silences_options: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> SafetyRule:
@@ -76,6 +80,8 @@ class SafetyRule(_Model):
             raise ValueError("only a block can be hard")
         if self.replacement is not None and self.action != "block":
             raise ValueError("a replacement only makes sense for a block")
+        if self.silences_options and self.action != "block":
+            raise ValueError("only a block can silence options")
         return self
 
 
