@@ -329,6 +329,100 @@ def on_iron_for_6_weeks_anaemic() -> Request:
     )
 
 
+# -- Suicide risk ------------------------------------------------------------------------------
+
+YES, NO = "LA33-6", "LA32-8"  # LOINC answers Yes / No
+
+
+def cssrs_response(answers: dict[str, str], days: float = 3) -> dict[str, Any]:
+    """A C-SSRS screener QuestionnaireResponse (items by LOINC linkId, coded Yes/No)."""
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "id": f"qr-cssrs-{len(answers)}-{days}",
+        "status": "completed",
+        "questionnaire": "http://loinc.org/q/93373-9",
+        "subject": {"reference": "Patient/pat-1"},
+        "authored": days_ago(days),
+        "item": [
+            {
+                "linkId": f"/{code}",
+                "answer": [{"valueCoding": {"system": "http://loinc.org", "code": answer}}],
+            }
+            for code, answer in answers.items()
+        ],
+    }
+
+
+@scenario
+def phq9_item9_positive() -> Request:
+    return view(observation("44260-8", 2, "{score}"), observation("2132-9", 150, "pg/mL"))
+
+
+@scenario
+def prior_attempt_with_depressive_symptoms() -> Request:
+    return view(
+        condition("Z91.51", "Personal history of suicidal behavior", system=ICD10CM),
+        observation("44261-6", 12, "{score}"),
+        observation("44260-8", 0, "{score}"),  # item 9 at 0 does not exclude risk
+    )
+
+
+@scenario
+def prior_attempt_without_mood_data_near_miss() -> Request:
+    """A remote attempt on record and a B12 deficiency: no critical card at every visit."""
+    return view(
+        condition("Z91.51", "Personal history of suicidal behavior", system=ICD10CM),
+        observation("2132-9", 150, "pg/mL"),
+    )
+
+
+@scenario
+def current_suicide_attempt() -> Request:
+    return view(condition("T14.91XA", "Suicide attempt, initial encounter", system=ICD10CM))
+
+
+@scenario
+def resolved_attempt_with_depression_on_record() -> Request:
+    return view(
+        condition("T14.91XS", "Suicide attempt, sequela", system=ICD10CM, clinical="resolved"),
+        condition("35489007", "Depressive disorder"),
+    )
+
+
+@scenario
+def cssrs_suicidal_thoughts_yes() -> Request:
+    return view(cssrs_response({"93246-7": YES, "93247-5": YES, "93267-3": NO}))
+
+
+@scenario
+def cssrs_all_no_near_miss() -> Request:
+    return view(
+        cssrs_response({"93246-7": NO, "93247-5": NO, "93267-3": NO}),
+        observation("2132-9", 150, "pg/mL"),
+    )
+
+
+@scenario
+def cssrs_recent_behaviour_yes() -> Request:
+    return view(cssrs_response({"93246-7": NO, "93247-5": NO, "93267-3": YES, "93269-9": YES}))
+
+
+@scenario
+def cssrs_lifetime_behaviour_with_phq2_positive() -> Request:
+    return view(
+        cssrs_response({"93246-7": NO, "93247-5": NO, "93267-3": YES, "93269-9": NO}),
+        observation("55758-7", 4, "{score}"),
+    )
+
+
+@scenario
+def cssrs_lifetime_behaviour_alone_near_miss() -> Request:
+    return view(
+        cssrs_response({"93246-7": NO, "93247-5": NO, "93267-3": YES, "93269-9": NO}),
+        observation("2132-9", 150, "pg/mL"),
+    )
+
+
 __all__ = [
     "B12_OK",
     "CRP_LOW",

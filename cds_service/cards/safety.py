@@ -16,7 +16,13 @@ from cds_service.cards.resources import SOURCE_LABEL, SUMMARY_LIMIT, order_test_
 from cds_service.engine.predicates import holds
 from cds_service.engine.types import SafetyHit, Trace
 from cds_service.knowledge import KnowledgeBase
-from cds_service.knowledge.schema import SafetyPrompt
+from cds_service.knowledge.references import walk
+from cds_service.knowledge.schema import (
+    ConditionPredicate,
+    Questionnaire,
+    SafetyPrompt,
+    SafetyRule,
+)
 from cds_service.protocol.messages import Card, Coding, Source, Suggestion
 from cds_service.snapshot.facts import PatientSnapshot
 
@@ -34,15 +40,47 @@ def _evidence_lines(trace: Trace, kb: KnowledgeBase) -> list[str]:
     return [*lines, ""] if trace.conditions or trace.medications else lines
 
 
+def _answers(trace: Trace, rule: SafetyRule, kb: KnowledgeBase) -> list[str]:
+    """What fired, in words: "PHQ-9 item 9 = 2", "C-SSRS screen: suicidal thoughts = yes",
+    "Suicide attempt on record" (recorded conditions first)."""
+    named = {n.condition for n in walk(rule.trigger) if isinstance(n, ConditionPredicate)}
+    answers = []
+    for condition in trace.conditions.values():
+        classes = [c for c in condition.classes if c in named] or list(condition.classes)
+        answers.append(f"{kb.condition_classes[classes[0]].name} on record")
+    for measure_id, fact in trace.labs.items():
+        measure = kb.measures[measure_id]
+        short = measure.name.split(" (")[0]
+        yes_no = isinstance(measure, Questionnaire) and measure.max_score == 1
+        if yes_no or fact.value is None:
+            answer = fact.band_label or next(
+                (b.label for b in measure.bands if b.id == fact.band), fact.reported
+            )
+        else:
+            answer = f"{fact.value:g}"
+        answers.append(f"{short} = {answer}")
+    return answers
+
+
+def _alert_summary(hit: SafetyHit, kb: KnowledgeBase) -> str:
+    rule = hit.rule
+    answers = _answers(hit.reason, rule, kb) if hit.reason is not None else []
+    if rule.summary is None or not answers:
+        return _summary(f"{rule.title}: {rule.message.split('.')[0]}")
+    return _summary(f"{answers[0]}: {rule.summary}")
+
+
 def alert_cards(hits: Sequence[SafetyHit], kb: KnowledgeBase) -> list[RenderedCard]:
-    """One critical card per alert rule that fired."""
+    """One critical card per alert rule that fired: the answer that fired and what to do."""
     cards = []
     for hit in hits:
         rule = hit.rule
+        answers = _answers(hit.reason, rule, kb) if hit.reason is not None else []
         detail = [
             f"**{rule.title}**: {rule.message.strip()}",
             "",
-            *_evidence_lines(hit.trace, kb),
+            *([f"**Answer**: {'; '.join(answers)}", ""] if answers else []),
+            *_evidence_lines(hit.reason or hit.trace, kb),
             "**Rule**",
             "",
             f"- `{rule.id}` v{rule.version}: {rule.statement.strip()}",
@@ -54,7 +92,7 @@ def alert_cards(hits: Sequence[SafetyHit], kb: KnowledgeBase) -> list[RenderedCa
             footer(kb, [rule.id]),
         ]
         card = Card(
-            summary=_summary(f"{rule.title}: {rule.message.split('.')[0]}"),
+            summary=_alert_summary(hit, kb),
             detail="\n".join(detail),
             indicator="critical",
             source=Source(

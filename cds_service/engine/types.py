@@ -88,6 +88,9 @@ class SafetyHit:
     trace: Trace
     # How the dose bore on a dose-dependent rule, e.g. "dose unknown: assumed above 5 mg/day".
     dose_note: str | None = None
+    # For an alert whose trigger is a list of alternatives: what the first alternative that
+    # held read (the answer that fired, e.g. PHQ-9 item 9 = 2), for the card to state.
+    reason: Trace | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -173,6 +173,9 @@ def qualitative_band(
     texts = []
     if isinstance(carrier.get("valueString"), str):
         texts.append(carrier["valueString"])
+    boolean = carrier.get("valueBoolean")
+    if isinstance(boolean, bool):  # a yes/no answer (C-SSRS items), matched as "true"/"false"
+        texts.append("true" if boolean else "false")
     text = concept_text(concept) if concept is not None else None
     if text:
         texts.append(text)
@@ -189,3 +192,19 @@ def qualitative_band(
         if folded & {t.lower() for t in qualitative.texts}:
             return qualitative.band, texts[0]
     return None, texts[0] if texts else "coded result"
+
+
+def coded_score(measure: Measure, carrier: Mapping[str, Any]) -> float | None:
+    """The score of a coded questionnaire answer (``answer_scores``), e.g. LA6569-3 = 1; a
+    boolean answer scores 1 or 0 when the measure scores yes/no; None otherwise."""
+    scores = getattr(measure, "answer_scores", None)
+    if not scores:
+        return None
+    boolean = carrier.get("valueBoolean")
+    if isinstance(boolean, bool):
+        return 1.0 if boolean else 0.0
+    for coding in codings(carrier.get("valueCodeableConcept")):
+        code = coding.get("code")
+        if isinstance(code, str) and code in scores:
+            return float(scores[code])
+    return None

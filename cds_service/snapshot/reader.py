@@ -46,6 +46,7 @@ from cds_service.snapshot.facts import (
 )
 from cds_service.snapshot.measures import (
     band_match,
+    coded_score,
     default_unit,
     measure_of,
     method_of,
@@ -294,14 +295,19 @@ class _Reader:
                 method=method,
                 stale=stale,
             )
-        if measure.qualitative and ("valueCodeableConcept" in carrier or "valueString" in carrier):
+        if measure.qualitative and (
+            "valueCodeableConcept" in carrier
+            or "valueString" in carrier
+            or "valueBoolean" in carrier
+        ):
             band, text = qualitative_band(self.kb, measure, carrier)
             if band is None:
                 ignored.append(Ignored(rid, f"result {text!r} not recognised"))
                 return None
             return LabFact(
                 measure_id=measure.id,
-                value=None,
+                # A coded questionnaire answer keeps its score (PHQ-9 item 9 "several days" = 1).
+                value=coded_score(measure, carrier),
                 comparator=None,
                 unit="",
                 reported=text,

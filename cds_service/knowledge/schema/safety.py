@@ -69,6 +69,9 @@ class SafetyRule(_Model):
     )
     # When the trigger holds, the patient gets a critical card of its own (e.g. suicide risk).
     alert: bool = False
+    # The action an alert card's summary states after the answer that fired ("assess suicide
+    # risk today ..."); None: the card's title and the message's first sentence.
+    summary: str | None = Field(default=None, max_length=110)
     # When this block withholds every option of a finding (severity "option"), the finding is
     # not shown on its own: a finding of its own explains why (e.g. no first-line treatment
     # recorded), so cards do not repeat "withheld" for each option (engine/focus.py).
