@@ -151,3 +151,16 @@ def test_hydralazine_still_prompts_a_plp_test(kb: KnowledgeBase) -> None:
 
 def test_isoniazid_with_pyridoxine_already_taken_suggests_nothing(kb: KnowledgeBase) -> None:
     assert respond(kb, "isoniazid_already_on_pyridoxine")["cards"] == []
+
+
+def test_the_first_line_finding_is_for_adults(kb: KnowledgeBase) -> None:
+    from tests.factories import hook_request, observation, patient, prefetch_for
+
+    prefetch = prefetch_for(
+        observation("44261-6", 21, "{score}"), patient_resource=patient(age=16, gender="male")
+    )
+    response = run_hook(kb, hook_request(prefetch=prefetch)).response
+    assert not any("depression-no-first-line-treatment" in c["detail"] for c in response["cards"])
+    assert not any(
+        r["resourceType"] == "MedicationRequest" for r in resources(response)
+    )  # C1: nothing for a minor either way
