@@ -129,7 +129,7 @@ def _recheck_text(recheck: Recheck, kb: KnowledgeBase) -> str:
     )
     targets = _targets(recheck, kb)
     if recheck.status == "due":
-        return f"{measure}: recheck due since {recheck.due} (after {recheck.rule.interval}); no result since the start{before}."
+        return f"{measure}: recheck due since {recheck.due} (after {recheck.rule.interval}); no current result since the start{before}."
     if recheck.status == "not-due":
         return f"{measure}: recheck due from {recheck.due} (after {recheck.rule.interval}){before}."
     if recheck.status == "start-unknown":
