@@ -24,6 +24,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     CDS_WORKERS=2 \
     CDS_HOOKS_DIR=/app/hooks \
     CDS_MAPPINGS_DIR=/app/mappings \
+    CDS_EXAMPLES_DIR=/app/examples \
     CDS_TRUSTED_CLIENTS=/app/trusted/clients.yaml \
     CDS_DATABASE_URL=sqlite+aiosqlite:////data/cds-service.db
 RUN useradd --system --uid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin cds \
@@ -34,6 +35,7 @@ WORKDIR /app
 COPY hooks ./hooks
 COPY mappings ./mappings
 COPY trusted ./trusted
+COPY examples ./examples
 USER 10001
 EXPOSE 8080
 # SQLite's file lives here when CDS_DATABASE_URL is left as is; use PostgreSQL for replicas.

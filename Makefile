@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test lint format bench clean install
+.PHONY: run test check lint format bench clean install
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ run: install
 
 test: install
 	$(PY) -m pytest
+
+# The inner loop: everything but the tests marked slow (load, kill, outage, faults, fuzzing,
+# whole-data replays), about a minute on 2 cores. `make test` (and CI) runs them all.
+check: install
+	$(PY) -m pytest -m "not slow" -q
 
 # Style, types and layering: ruff, mypy --strict on the package, import-linter contracts
 # (pyproject.toml). CI runs it before the tests.

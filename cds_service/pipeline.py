@@ -13,6 +13,7 @@ from typing import Any
 
 from cds_service.cards.followup import follow_up_cards
 from cds_service.cards.guidance import order_guidance_cards
+from cds_service.cards.links import with_smart_links
 from cds_service.cards.orders import order_cards
 from cds_service.cards.pathway import pathway_cards
 from cds_service.cards.record import CardAudit, RenderedCard
@@ -24,11 +25,9 @@ from cds_service.engine.recommend import recommend
 from cds_service.engine.safety import alert_hits, gate
 from cds_service.fetch.result import PrefetchResult
 from cds_service.knowledge import KnowledgeBase
-from cds_service.protocol.messages import HookRequest
+from cds_service.protocol.messages import EXTENSION_KEY, HookRequest
 from cds_service.snapshot.facts import PatientSnapshot
 from cds_service.snapshot.reader import build_snapshot
-
-EXTENSION_KEY = "org.neurotransmitter-cds"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +42,13 @@ def evaluate(
     prefetch: PrefetchResult,
     kb: KnowledgeBase,
     now: datetime,
+    *,
+    smart_launch_url: str | None = None,
 ) -> Evaluation:
-    """Assess the patient and render the cards for this hook."""
+    """Assess the patient and render the cards for this hook.
+
+    With ``smart_launch_url`` (the companion app is on), every card links to it.
+    """
     context = request.context
     snapshot = build_snapshot(
         kb,
@@ -73,6 +77,8 @@ def evaluate(
         rendered += order_cards(review, snapshot, kb)
         # Knowledge side of order time: do the data support the selected drafts?
         rendered += order_guidance_cards(assessments, snapshot, kb, review.blocked)
+    if smart_launch_url is not None:
+        rendered = with_smart_links(rendered, smart_launch_url)
     extension: dict[str, Any] = {"knowledgeVersion": kb.version}
     notes = _data_notes(prefetch)
     if notes:

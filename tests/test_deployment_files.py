@@ -48,6 +48,7 @@ def test_image_settings_exist_and_point_at_copied_files() -> None:
         assert (ROOT / source).exists(), source
     assert env["CDS_HOOKS_DIR"] == "/app/hooks" and copied["hooks"] == "./hooks"
     assert env["CDS_MAPPINGS_DIR"] == "/app/mappings" and copied["mappings"] == "./mappings"
+    assert env["CDS_EXAMPLES_DIR"] == "/app/examples" and copied["examples"] == "./examples"
     assert env["CDS_TRUSTED_CLIENTS"] == "/app/trusted/clients.yaml"
     assert (ROOT / "trusted" / "clients.yaml").is_file()
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cds_service.cli.main import app
-from cds_service.cli.offline import EXAMPLE_EXTENSION
+from cds_service.protocol.messages import EXAMPLE_EXTENSION
 from cds_service.protocol.validate import check_response
 
 EXAMPLES = Path(__file__).parents[1] / "examples"

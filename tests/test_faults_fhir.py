@@ -22,6 +22,9 @@ from tests.conftest import make_settings
 from tests.factories import bundle, hook_request, observation, patient, prefetch_for
 from tests.servers import FhirServer, serve_app
 
+# Left out of the inner loop (`make check`); `make test` runs it.
+pytestmark = pytest.mark.slow
+
 PV = "/cds-services/neurotransmitter-patient-view"
 CONNECT, READ = 0.5, 1.0
 DEADLINE = CONNECT + READ  # what app.py gives the whole fallback

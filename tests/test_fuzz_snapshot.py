@@ -28,6 +28,9 @@ from tests.factories import PATIENT_ID, RXNORM, SNOMED, hook_request
 from tests.fuzz_strategies import FUZZ, deep, json_values, mutated, odd_strings, scalars
 from tests.helpers import run_hook
 
+# Left out of the inner loop (`make check`); `make test` runs it.
+pytestmark = pytest.mark.slow
+
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 OBS_ID = "fuzz-obs"
 OBS_REF = f"Observation/{OBS_ID}"

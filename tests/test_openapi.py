@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from cds_service.protocol.messages import HookRequest
+from cds_service.cli.offline import prepare, run
+from cds_service.knowledge import KnowledgeBase
+from cds_service.protocol.messages import SUMMARY_MAX_LENGTH, HookRequest
+from cds_service.protocol.services import load_services
 from cds_service.protocol.validate import check_response
+from cds_service.settings import PROJECT_ROOT
 
 SERVICE_PATH = "/cds-services/{service_id}"
 
@@ -48,36 +54,42 @@ def test_operations_and_errors_are_documented(spec: dict[str, Any]) -> None:
     assert "/healthz" in spec["paths"]
 
 
-def test_examples_with_prefetch_get_valid_answers(
-    spec: dict[str, Any], client: httpx.Client
-) -> None:
-    ids = {
-        "patient-view": "neurotransmitter-patient-view",
-        "order-select": "neurotransmitter-order-select",
-        "order-sign": "neurotransmitter-order-sign",
+def test_examples_are_the_requests_in_examples_folder(spec: dict[str, Any]) -> None:
+    files = {
+        path.stem
+        for path in (PROJECT_ROOT / "examples").glob("*.json")
+        if "hook" in json.loads(path.read_text())
     }
-    answered = 0
+    assert set(service_examples(spec)) == files
+    for name, example in service_examples(spec).items():
+        assert example["value"]["hook"] in name  # the name says which service to call
+
+
+def test_examples_get_the_cards_the_offline_evaluation_gives(
+    spec: dict[str, Any], client: httpx.Client, kb: KnowledgeBase
+) -> None:
+    registry = load_services(PROJECT_ROOT / "hooks", kb)
+    ids = {service.hook: service.id for service in registry.services.values()}
     for name, example in service_examples(spec).items():
         body = example["value"]
-        if "prefetch" not in body:
-            continue  # the FHIR-server example names a server to replace
         response = client.post(f"/cds-services/{ids[body['hook']]}", json=body)
         assert response.status_code == 200, (name, response.text)
         assert check_response(response.json()) == [], name
-        cards = response.json()["cards"]
-        topics = [c["source"]["topic"]["code"] for c in cards]
-        if body["hook"] == "patient-view":
-            assert "methylation" in topics  # the B12 of 172 pg/mL
-        else:
-            # 5-HTP drafted while on sertraline: the serotonergic-drug rule, with the removal.
-            assert "S3" in topics, topics
-            deletes = [
-                a["resourceId"]
-                for c in cards
-                for s in c.get("suggestions") or []
-                for a in s["actions"]
-                if a["type"] == "delete"
-            ]
-            assert deletes == ["MedicationRequest/draft-1"]
-        answered += 1
-    assert answered == 3
+        offline = run(prepare(body, registry), kb, datetime.now(UTC))
+        expected = [(c["indicator"], c["summary"]) for c in offline.evaluation.response["cards"]]
+        answered = [(c["indicator"], c["summary"]) for c in response.json()["cards"]]
+        assert answered == expected, name
+        assert answered, name  # every example shows something
+
+
+def test_card_schema_is_generated_from_the_model(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    assert schemas["Card"]["properties"]["summary"]["maxLength"] == SUMMARY_MAX_LENGTH
+    assert schemas["Card"]["required"] == ["uuid", "summary", "indicator", "source"]
+    assert schemas["Card"]["additionalProperties"] is False
+    # Optional fields are omitted, never null, in what the service writes.
+    assert "anyOf" not in json.dumps(schemas["Card"])
+    response = spec["paths"][SERVICE_PATH]["post"]["responses"]["200"]
+    assert response["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/CDSResponse"
+    }

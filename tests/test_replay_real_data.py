@@ -26,7 +26,11 @@ from tests.factories import SERVICE_FOR_HOOK
 from tests.servers import FhirServer
 
 MISSING = f"shared test data not found at {realdata.TESTDATA}"
-pytestmark = pytest.mark.skipif(not realdata.TESTDATA.is_dir(), reason=MISSING)
+# Slow: left out of the inner loop (`make check`); `make test` runs it.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not realdata.TESTDATA.is_dir(), reason=MISSING),
+]
 
 
 def post(client: httpx.Client, request: dict[str, Any]) -> dict[str, Any]:

@@ -20,11 +20,10 @@ import httpx
 import jwt
 import pytest
 
-from cds_service.errors import AuthenticationFailed
+from cds_service.errors import AuthenticationFailed, TrustedClientsError
 from cds_service.security import (
     Authenticator,
     MemoryReplayCache,
-    TrustedClientsError,
     load_trusted_clients,
 )
 from cds_service.settings import Settings

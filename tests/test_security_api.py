@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from cds_service.errors import TrustedClientsError
 from cds_service.http.app import create_app
 from cds_service.knowledge import KnowledgeBase
-from cds_service.security import TrustedClientsError
 from tests.conftest import make_settings
 from tests.factories import hook_request, prefetch_for
 from tests.security_support import (

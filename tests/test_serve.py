@@ -21,13 +21,15 @@ import pytest
 from tests.servers import free_port
 from tests.test_metrics import delta, scrape
 
+# Left out of the inner loop (`make check`); `make test` runs it.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "examples" / "patient-view-b12-deficient.json"
 PV = "/cds-services/neurotransmitter-patient-view"
 CALLS = 24
 
 
-@pytest.mark.slow
 def test_two_workers_share_metrics_and_log_json(tmp_path: Path) -> None:
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()

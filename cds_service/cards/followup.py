@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 from cds_service.cards.detail import footer, short_value, sources
 from cds_service.cards.record import CardAudit, RenderedCard, SuggestionAudit
-from cds_service.cards.resources import SOURCE_LABEL, SUMMARY_LIMIT, order_test_suggestion
+from cds_service.cards.resources import SOURCE_LABEL, order_test_suggestion
 from cds_service.engine.focus import CurrentSupplement, Recheck
 from cds_service.knowledge import KnowledgeBase
-from cds_service.protocol.messages import Card, Coding, Source, Suggestion
+from cds_service.protocol.messages import SUMMARY_MAX_LENGTH, Card, Coding, Source, Suggestion
 from cds_service.snapshot.facts import LabFact, PatientSnapshot
 
 TOPIC = "follow-up"
@@ -164,4 +164,6 @@ def _targets(recheck: Recheck, kb: KnowledgeBase) -> str:
 
 
 def _cut(text: str) -> str:
-    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1].rstrip() + "…"
+    return (
+        text if len(text) <= SUMMARY_MAX_LENGTH else text[: SUMMARY_MAX_LENGTH - 1].rstrip() + "…"
+    )

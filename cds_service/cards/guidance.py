@@ -15,13 +15,20 @@ from dataclasses import dataclass, field
 
 from cds_service.cards.detail import footer, input_table, sources, threshold_line
 from cds_service.cards.record import CardAudit, RenderedCard, SuggestionAudit
-from cds_service.cards.resources import SOURCE_LABEL, SUMMARY_LIMIT, service_request
+from cds_service.cards.resources import SOURCE_LABEL, service_request
 from cds_service.engine.predicates import holds
 from cds_service.engine.types import Finding, PathwayAssessment, Trace
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import Intervention, MedicationGuidance, Rule
 from cds_service.knowledge.text import fold_text
-from cds_service.protocol.messages import Action, Card, Coding, Source, Suggestion
+from cds_service.protocol.messages import (
+    SUMMARY_MAX_LENGTH,
+    Action,
+    Card,
+    Coding,
+    Source,
+    Suggestion,
+)
 from cds_service.snapshot.facts import MedicationFact, PatientSnapshot
 from cds_service.snapshot.values import codings, concept_text
 
@@ -217,8 +224,8 @@ def _card(
     summary = sections[0].summary
     if len(sections) > 1:
         summary += f" (+{len(sections) - 1} more)"
-    if len(summary) > SUMMARY_LIMIT:
-        summary = summary[: SUMMARY_LIMIT - 1].rstrip() + "…"
+    if len(summary) > SUMMARY_MAX_LENGTH:
+        summary = summary[: SUMMARY_MAX_LENGTH - 1].rstrip() + "…"
     trace = Trace()
     lines: list[str] = [f"**{pathway_name}: guidance on the orders being placed**", ""]
     for section in sections:

@@ -17,14 +17,20 @@ from cds_service.cards.detail import footer, input_table, sources
 from cds_service.cards.record import CardAudit, RenderedCard, SuggestionAudit
 from cds_service.cards.resources import (
     SOURCE_LABEL,
-    SUMMARY_LIMIT,
     order_test_suggestion,
     override_reasons,
 )
 from cds_service.engine.orders import OrderFinding, OrderReview
 from cds_service.engine.types import Trace
 from cds_service.knowledge import KnowledgeBase
-from cds_service.protocol.messages import Action, Card, Coding, Source, Suggestion
+from cds_service.protocol.messages import (
+    SUMMARY_MAX_LENGTH,
+    Action,
+    Card,
+    Coding,
+    Source,
+    Suggestion,
+)
 from cds_service.snapshot.facts import MedicationFact, PatientSnapshot
 
 # The suggested resources are R4; a DSTU2 client (MedicationOrder) gets deletes only.
@@ -52,7 +58,9 @@ def _short(name: str, limit: int = 60) -> str:
 
 
 def _summary(text: str) -> str:
-    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1].rstrip() + "…"
+    return (
+        text if len(text) <= SUMMARY_MAX_LENGTH else text[: SUMMARY_MAX_LENGTH - 1].rstrip() + "…"
+    )
 
 
 def _fact_line(fact: MedicationFact) -> str:

@@ -25,7 +25,6 @@ from cds_service.cards.detail import (
 from cds_service.cards.record import CardAudit, RenderedCard, SuggestionAudit
 from cds_service.cards.resources import (
     SOURCE_LABEL,
-    SUMMARY_LIMIT,
     medication_request,
     order_test_suggestion,
     override_reasons,
@@ -36,7 +35,14 @@ from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import (
     NON_ACTIONABLE_FLAGS,
 )
-from cds_service.protocol.messages import Action, Card, Coding, Source, Suggestion
+from cds_service.protocol.messages import (
+    SUMMARY_MAX_LENGTH,
+    Action,
+    Card,
+    Coding,
+    Source,
+    Suggestion,
+)
 from cds_service.snapshot.facts import PatientSnapshot
 
 
@@ -181,8 +187,8 @@ def _summary(
         text += f"; {option}"
     elif options:
         text += f"; {len(options)} option{'s' if len(options) > 1 else ''} below"
-    if len(text) > SUMMARY_LIMIT:
-        text = text[: SUMMARY_LIMIT - 1].rstrip() + "…"
+    if len(text) > SUMMARY_MAX_LENGTH:
+        text = text[: SUMMARY_MAX_LENGTH - 1].rstrip() + "…"
     return text
 
 

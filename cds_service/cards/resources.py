@@ -17,9 +17,6 @@ from cds_service.knowledge.schema import (
 )
 from cds_service.protocol.messages import Action, OverrideCoding, Suggestion
 
-SUMMARY_LIMIT = 139
-
-
 SOURCE_LABEL = "Neurotransmitter CDS"
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from cds_service.cards.detail import footer, input_table, sources
 from cds_service.cards.record import CardAudit, RenderedCard, SuggestionAudit
-from cds_service.cards.resources import SOURCE_LABEL, SUMMARY_LIMIT, order_test_suggestion
+from cds_service.cards.resources import SOURCE_LABEL, order_test_suggestion
 from cds_service.engine.predicates import holds
 from cds_service.engine.types import SafetyHit, Trace
 from cds_service.knowledge import KnowledgeBase
@@ -23,12 +23,14 @@ from cds_service.knowledge.schema import (
     SafetyPrompt,
     SafetyRule,
 )
-from cds_service.protocol.messages import Card, Coding, Source, Suggestion
+from cds_service.protocol.messages import SUMMARY_MAX_LENGTH, Card, Coding, Source, Suggestion
 from cds_service.snapshot.facts import PatientSnapshot
 
 
 def _summary(text: str) -> str:
-    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1].rstrip() + "…"
+    return (
+        text if len(text) <= SUMMARY_MAX_LENGTH else text[: SUMMARY_MAX_LENGTH - 1].rstrip() + "…"
+    )
 
 
 def _evidence_lines(trace: Trace, kb: KnowledgeBase) -> list[str]:

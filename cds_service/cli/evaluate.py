@@ -65,9 +65,9 @@ def evaluate(
     """
     from rich.console import Console
 
-    from cds_service.cli.offline import InputError, prepare, read_json, run
+    from cds_service.cli.offline import prepare, read_json, run
     from cds_service.cli.render import render_outcome
-    from cds_service.errors import KnowledgeError
+    from cds_service.errors import InputError, KnowledgeError
     from cds_service.knowledge import load_knowledge
     from cds_service.protocol.services import load_services
     from cds_service.settings import Settings

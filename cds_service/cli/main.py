@@ -45,8 +45,9 @@ def serve(
 
     With several workers, metrics are summed across them through PROMETHEUS_MULTIPROC_DIR (a temporary directory unless you set one).
     """
-    from cds_service.cli.preflight import ConfigurationError, check_configuration
+    from cds_service.cli.preflight import check_configuration
     from cds_service.cli.serving import serve as run
+    from cds_service.errors import ConfigurationError
 
     try:
         settings = check_configuration()
@@ -60,6 +61,32 @@ def serve(
         reload=reload,
         log_level=settings.log_level,
     )
+
+
+APP_EPILOG = """\
+Examples:
+
+  cds-service app --fhir-server https://r4.smarthealthit.org --patient PATIENT_ID
+
+  cds-service app --fhir-server http://127.0.0.1:8081/fhir --patient pat-1 --port 8090
+"""
+
+
+@app.command("app", epilog=APP_EPILOG)
+def smart_app(
+    fhir_server: str = typer.Option(..., help="Base URL of an open FHIR R4 server (no token)."),
+    patient: str = typer.Option(..., help="The patient's id on that server."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (keep it local)."),
+    port: int = typer.Option(8090, help="Port of the page."),
+) -> None:
+    """Show the SMART app's page (trends and reasoning) for one patient of an open FHIR server.
+
+    Development and demos against public test data only: the server is read without
+    authorisation and no SMART launch takes place. Opens nothing itself: it prints the URL.
+    """
+    from cds_service.cli.dev_app import run_dev_app
+
+    raise typer.Exit(run_dev_app(fhir_server=fhir_server, patient=patient, host=host, port=port))
 
 
 app.command(epilog=evaluate_cli.EPILOG)(evaluate_cli.evaluate)

@@ -21,22 +21,17 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from cds_service.errors import CDSError
+from cds_service.errors import CDSError, InputError
 from cds_service.fetch.prefetch import resolve
 from cds_service.knowledge import KnowledgeBase
 from cds_service.pipeline import Evaluation, evaluate
-from cds_service.protocol.messages import HookRequest
+from cds_service.protocol.messages import EXAMPLE_EXTENSION, HookRequest
 from cds_service.protocol.services import ServiceDefinition, ServiceRegistry
 from cds_service.protocol.validate import check_response
 
 # Example files carry a title and the date they describe, so they read the same on any day.
-EXAMPLE_EXTENSION = "org.neurotransmitter-cds.example"
 ORDER_TYPES = ("MedicationRequest", "MedicationOrder", "ServiceRequest")
 _TEMPLATE_TYPE = re.compile(r"^\s*([A-Z][A-Za-z]+)\s*([/?]|$)")
-
-
-class InputError(Exception):
-    """The file cannot be evaluated; the message is one line saying why."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from cds_service.errors import KnowledgeError
+from cds_service.errors import ConfigurationError
 from cds_service.knowledge.loader import load_knowledge
 from cds_service.protocol.services import load_services
 from cds_service.security.registry import load_trusted_clients
@@ -17,18 +17,13 @@ from cds_service.settings import Settings
 from cds_service.store.engine import backend
 from cds_service.store.pseudonym import Pseudonymizer
 
-# What a bad setting or file raises; anything else is a bug and keeps its traceback.
-# ValueError covers pydantic's ValidationError, TrustedClientsError, JWKSError, AuditKeyError
-# and the database URL check; OSError a file that cannot be read.
-CONFIGURATION_ERRORS = (ValueError, KnowledgeError, OSError)
-
-
-class ConfigurationError(Exception):
-    """A setting or a file the service needs is wrong; the message says which and how."""
-
 
 def check_configuration() -> Settings:
-    """The settings, once the files they name load and the audit key suits the database."""
+    """The settings, once the files they name load and the audit key suits the database.
+
+    Raises ``ConfigurationError`` (one line naming the setting or file); anything else is a
+    bug and keeps its traceback.
+    """
     try:
         settings = Settings()
         kb = load_knowledge(settings.mappings_dir)
@@ -37,7 +32,9 @@ def check_configuration() -> Settings:
             load_trusted_clients(settings.trusted_clients)
         is_postgres = backend(settings.database_url) == "postgresql"
         Pseudonymizer(settings.audit_key, require_key=is_postgres)
-    except CONFIGURATION_ERRORS as exc:
+    # pydantic's ValidationError (a setting) and OSError (a file that cannot be read) are
+    # foreign: translated here, where they enter.
+    except (ConfigurationError, ValidationError, OSError) as exc:
         raise ConfigurationError(describe(exc)) from None
     return settings
 

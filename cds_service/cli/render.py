@@ -18,7 +18,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from cds_service.cli.offline import Outcome
-from cds_service.pipeline import EXTENSION_KEY
+from cds_service.protocol.messages import EXTENSION_KEY
 
 STYLES = {"critical": "bold red", "warning": "bold yellow", "info": "bold cyan"}
 ORDER = {"critical": 0, "warning": 1, "info": 2}

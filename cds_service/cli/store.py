@@ -17,6 +17,7 @@ import sqlalchemy as sa
 import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cds_service.errors import DatabaseURLError
 from cds_service.settings import Settings
 from cds_service.store.engine import create_engine
 from cds_service.store.migrate import current_revision, head_revision, upgrade
@@ -32,7 +33,7 @@ def _run(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     """Run ``work`` on an engine for ``CDS_DATABASE_URL``, turning failures into one line."""
     try:
         engine = create_engine(Settings().database_url)
-    except ValueError as exc:
+    except DatabaseURLError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 

@@ -41,7 +41,7 @@ from cds_service.http.bodies import (
 )
 from cds_service.http.errors import install_error_handlers, json_response
 from cds_service.http.health import router as operations_router
-from cds_service.http.openapi import feedback_request_schema, hook_request_schema
+from cds_service.http.openapi import feedback_request_schema, hook_request_schema, load_examples
 from cds_service.http.openapi import install as install_openapi
 from cds_service.knowledge import KnowledgeBase, load_knowledge
 from cds_service.observability import metrics
@@ -59,6 +59,7 @@ from cds_service.settings import Settings
 from cds_service.store import SQLAuditStore
 from cds_service.store.records import AuditStore, InvocationAudit
 from cds_service.store.writer import AuditWriter
+from cds_service.web.smart import LAUNCH_PATH, DevTarget, install_smart_app, public_base
 
 logger = logging.getLogger("cds_service")
 
@@ -73,6 +74,7 @@ async def answer(
     fhir: FhirClient | None,
     settings: Settings,
     now: datetime,
+    smart_launch_url: str | None = None,
 ) -> tuple[PrefetchResult, Evaluation]:
     """Prefetch, evaluate and (optionally) self-check: the whole call after parsing.
 
@@ -85,7 +87,7 @@ async def answer(
         fhir,
         total_timeout=settings.fhir_read_timeout + settings.fhir_connect_timeout,
     )
-    result = evaluate(hook_request, prefetched, kb, now)
+    result = evaluate(hook_request, prefetched, kb, now, smart_launch_url=smart_launch_url)
     if settings.validate_responses:
         problems = check_response(result.response)
         if problems:
@@ -113,6 +115,13 @@ def audience(request: Request, settings: Settings) -> str:
     return str(request.url.replace(query="", fragment=""))
 
 
+def smart_launch_url(request: Request, settings: Settings) -> str | None:
+    """Where cards' smart links point: the companion app's launch URL, or None when it is off."""
+    if not settings.smart_enabled:
+        return None
+    return public_base(request, settings) + LAUNCH_PATH
+
+
 async def authenticate(request: Request) -> None:
     authenticator = request.app.state.authenticator
     if authenticator is not None:
@@ -127,8 +136,13 @@ def create_app(
     *,
     knowledge: KnowledgeBase | None = None,
     clock: Callable[[], datetime] | None = None,
+    smart_dev: DevTarget | None = None,
 ) -> FastAPI:
-    """Build the service from its settings; nothing is created at import time."""
+    """Build the service from its settings; nothing is created at import time.
+
+    ``smart_dev`` (``cds-service app``) serves the companion app's page for one patient of an
+    open FHIR server without a launch: development and demos only.
+    """
     kb = knowledge or load_knowledge(settings.mappings_dir)
     registry = load_services(settings.hooks_dir, kb)
     discovery_body = orjson.dumps(registry.discovery())
@@ -200,6 +214,8 @@ def create_app(
     metrics.knowledge_loaded(kb.version)
     install_error_handlers(app)
     app.include_router(operations_router)
+    if settings.smart_enabled or smart_dev is not None:
+        install_smart_app(app, settings, dev=smart_dev)
 
     def service_for(service_id: str) -> ServiceDefinition:
         service = registry.services.get(service_id)
@@ -216,7 +232,7 @@ def create_app(
         "/cds-services/{service_id}",
         tags=["CDS Hooks"],
         summary="Call a CDS service",
-        openapi_extra=hook_request_schema(registry),
+        openapi_extra=hook_request_schema(registry, load_examples(settings.examples_dir)),
     )
     async def call_service(service_id: str, request: Request) -> Response:
         started = time.perf_counter()
@@ -233,6 +249,7 @@ def create_app(
             fhir=request.app.state.fhir,
             settings=settings,
             now=started_at,
+            smart_launch_url=smart_launch_url(request, settings),
         )
         note.prefetch = prefetched.status
         note.cards = result.cards

@@ -1,177 +1,98 @@
 """OpenAPI descriptions of the raw-JSON endpoints (bodies are parsed by hand for speed).
 
-``/docs`` shows a worked example for each hook: a realistic patient with coded data (LOINC labs,
-RxNorm medications) that the service answers with cards, so "Try it out" is a first call that
-means something. Responses and error bodies are described too, as CDS Hooks 2.0 defines them.
+The response, card and feedback schemas are generated from the pydantic models in
+``protocol/messages.py`` (one source of truth for limits such as the summary length); the hook
+request schema is written here, because the request reader is tolerant on purpose and a model
+would describe less than it accepts. ``/docs`` shows the requests in ``examples/`` (realistic
+patients the service answers with cards) as worked examples for each hook.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import orjson
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
+from pydantic_core import core_schema
+
+from cds_service.protocol.messages import EXAMPLE_EXTENSION, CDSResponse, FeedbackRequest
 from cds_service.protocol.services import ServiceRegistry
 
-LOINC = "http://loinc.org"
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-PATIENT = "example-adult"
-
-_CODING = {
-    "type": "object",
-    "required": ["system", "code"],
-    "properties": {
-        "system": {"type": "string"},
-        "code": {"type": "string"},
-        "display": {"type": "string"},
-    },
-}
+REF_TEMPLATE = "#/components/schemas/{model}"
 
 
-# ---------------------------------------------------------------------------------------------
-# Example data (fixed dates: the example reads the same in every release)
+class WireSchema(GenerateJsonSchema):
+    """JSON Schema of what the strict writer sends: optional fields are omitted, never null,
+    and a field the model fills itself (a uuid) is always present."""
+
+    def nullable_schema(self, schema: core_schema.NullableSchema) -> dict[str, Any]:
+        return self.generate_inner(schema["schema"])
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> dict[str, Any]:
+        return self.generate_inner(schema["schema"])
+
+    def field_is_required(
+        self,
+        field: core_schema.ModelField | core_schema.DataclassField | core_schema.TypedDictField,
+        total: bool,
+    ) -> bool:
+        inner = field["schema"]
+        if inner["type"] == "default":
+            return "default_factory" in inner
+        return super().field_is_required(field, total)
 
 
-def _observation(oid: str, code: str, display: str, value: float, unit: str) -> dict[str, Any]:
-    return {
-        "resourceType": "Observation",
-        "id": oid,
-        "status": "final",
-        "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
-        "subject": {"reference": f"Patient/{PATIENT}"},
-        "effectiveDateTime": "2026-11-02T08:30:00Z",
-        "valueQuantity": {
-            "value": value,
-            "unit": unit,
-            "system": "http://unitsofmeasure.org",
-            "code": unit,
-        },
-    }
+def component_schemas(
+    models: list[tuple[type[BaseModel], JsonSchemaMode, type[GenerateJsonSchema]]],
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Each model's schema (a $ref) and the component definitions they need."""
+    refs: list[dict[str, Any]] = []
+    components: dict[str, Any] = {}
+    for model, mode, generator in models:
+        keyed, defs = models_json_schema(
+            [(model, mode)], ref_template=REF_TEMPLATE, schema_generator=generator
+        )
+        refs.append(keyed[(model, mode)])
+        for name, definition in defs.get("$defs", {}).items():
+            if components.get(name, definition) != definition:
+                raise ValueError(f"two different schemas are both named {name}")
+            components[name] = definition
+    return refs, components
 
 
-def _medication(
-    rid: str, code: str, display: str, status: str, intent: str = "order"
-) -> dict[str, Any]:
-    return {
-        "resourceType": "MedicationRequest",
-        "id": rid,
-        "status": status,
-        "intent": intent,
-        "subject": {"reference": f"Patient/{PATIENT}"},
-        "authoredOn": "2026-10-01",
-        "medicationCodeableConcept": {
-            "coding": [{"system": RXNORM, "code": code, "display": display}],
-            "text": display,
-        },
-    }
+RESPONSE_MODELS: list[tuple[type[BaseModel], JsonSchemaMode, type[GenerateJsonSchema]]] = [
+    (CDSResponse, "serialization", WireSchema),
+    # The tolerant reader: what the service accepts (nulls included).
+    (FeedbackRequest, "validation", GenerateJsonSchema),
+]
+(CDS_RESPONSE, FEEDBACK_REQUEST), COMPONENTS = component_schemas(RESPONSE_MODELS)
 
 
-def _bundle(*resources: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "entry": [{"resource": r} for r in resources],
-    }
-
-
-def _prefetch(*, medications: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
-    return {
-        "patient": {
-            "resourceType": "Patient",
-            "id": PATIENT,
-            "gender": "male",
-            "birthDate": "1972-04-18",
-        },
-        "observations": _bundle(
-            _observation(
-                "b12",
-                "2132-9",
-                "Cobalamin (Vitamin B12) [Mass/volume] in Serum or Plasma",
-                172,
-                "pg/mL",
-            ),
-            _observation(
-                "egfr",
-                "98979-8",
-                "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, "
-                "Plasma or Blood by Creatinine-based formula (CKD-EPI 2021)",
-                84,
-                "mL/min/{1.73_m2}",
-            ),
-        ),
-        "medicationRequests": _bundle(*medications),
-        "medicationStatements": _bundle(),
-        "conditions": _bundle(),
-        "questionnaireResponses": _bundle(),
-    }
-
-
-def _draft_orders(*orders: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "entry": [{"resource": o} for o in orders],
-    }
-
-
-def examples(hook: str) -> dict[str, dict[str, Any]]:
-    """OpenAPI ``examples`` for one hook: name -> {summary, description, value}."""
-    base = {"userId": "Practitioner/example", "patientId": PATIENT}
-    if hook == "patient-view":
-        return {
-            "patient-view": {
-                "summary": "patient-view: low vitamin B12, data in prefetch",
-                "description": "An adult whose latest serum B12 is 172 pg/mL; the answer is a "
-                "methylation card with the inputs, rule, evidence and a draft B12 order.",
-                "value": {
-                    "hook": "patient-view",
-                    "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-                    "context": base,
-                    "prefetch": _prefetch(),
-                },
-            },
-            "patient-view-fhir-server": {
-                "summary": "patient-view: no prefetch, the service reads the EHR's FHIR server",
-                "description": "Missing prefetch keys are fetched from fhirServer with the bearer "
-                "token (never logged). Replace fhirServer, the token and patientId with a FHIR R4 "
-                "server and patient you can reach; a key that cannot be read gives 412.",
-                "value": {
-                    "hook": "patient-view",
-                    "hookInstance": "0b6f3f62-6f1c-4d5e-9f43-5a1b2c3d4e5f",
-                    "fhirServer": "https://fhir.example.org/r4",
-                    "fhirAuthorization": {
-                        "access_token": "an-opaque-access-token",
-                        "token_type": "Bearer",
-                        "expires_in": 300,
-                        "scope": "patient/*.read",
-                        "subject": "cds-service",
-                    },
-                    "context": base,
-                },
-            },
+def load_examples(directory: Path | None) -> dict[str, dict[str, dict[str, Any]]]:
+    """hook -> OpenAPI ``examples`` (name -> summary, description, value) from the CDS Hooks
+    requests in ``directory`` (``examples/``); FHIR Bundles there are for the command line."""
+    by_hook: dict[str, dict[str, dict[str, Any]]] = {}
+    if directory is None or not directory.is_dir():
+        return by_hook
+    for path in sorted(directory.glob("*.json")):
+        try:
+            document = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            continue  # examples are documentation: a broken one is left out, not fatal
+        hook = document.get("hook") if isinstance(document, Mapping) else None
+        if not isinstance(hook, str) or "context" not in document:
+            continue
+        about = (document.get("extension") or {}).get(EXAMPLE_EXTENSION) or {}
+        title = str(about.get("title") or path.stem)
+        by_hook.setdefault(hook, {})[path.stem] = {
+            "summary": path.stem,
+            "description": title,
+            "value": document,
         }
-    sertraline = _medication("current-1", "36437", "sertraline", "active")
-    draft = _medication(
-        "draft-1", "94", "oxitriptan (5-HTP) 100 MG Oral Capsule", "draft", "proposal"
-    )
-    context = {**base, "draftOrders": _draft_orders(draft)}
-    if hook == "order-select":
-        context["selections"] = ["MedicationRequest/draft-1"]
-    return {
-        hook: {
-            "summary": f"{hook}: 5-HTP being ordered for a patient taking sertraline",
-            "description": "The draft order combines a serotonin precursor with an SSRI; the "
-            "safety gate answers with a card whose suggestion removes the draft order.",
-            "value": {
-                "hook": hook,
-                "hookInstance": f"7e0c5a8e-{'1111' if hook == 'order-select' else '2222'}-4b1e-9d3c-2f6a7b8c9d0e",
-                "context": context,
-                "prefetch": _prefetch(medications=(sertraline,)),
-            },
-        }
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# Schemas
+    return by_hook
 
 
 # Response bodies, strict as validate.py is: schemathesis checks every answer against them.
@@ -197,87 +118,6 @@ OPERATION_OUTCOME = {
     },
 }
 _NON_EMPTY = {"type": "string", "minLength": 1}
-_ACTION = {
-    "type": "object",
-    "required": ["type", "description"],
-    "properties": {
-        "type": {"type": "string", "enum": ["create", "update", "delete"]},
-        "description": _NON_EMPTY,
-        "resource": {"type": "object", "required": ["resourceType"]},
-        "resourceId": _NON_EMPTY,
-    },
-    "additionalProperties": False,
-}
-CARD = {
-    "type": "object",
-    # uuid is optional in CDS Hooks; this service always sends it (feedback needs it).
-    "required": ["uuid", "summary", "indicator", "source"],
-    "properties": {
-        "uuid": {"type": "string", "format": "uuid"},
-        "summary": {"type": "string", "minLength": 1, "maxLength": 139},
-        "detail": _NON_EMPTY,
-        "indicator": {"type": "string", "enum": ["info", "warning", "critical"]},
-        "source": {
-            "type": "object",
-            "required": ["label"],
-            "properties": {
-                "label": _NON_EMPTY,
-                "url": {"type": "string", "format": "uri"},
-                "icon": {"type": "string", "format": "uri"},
-                "topic": _CODING,
-            },
-            "additionalProperties": False,
-        },
-        "suggestions": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["label", "uuid"],
-                "properties": {
-                    "label": _NON_EMPTY,
-                    "uuid": {"type": "string", "format": "uuid"},
-                    "isRecommended": {"type": "boolean"},
-                    "actions": {"type": "array", "minItems": 1, "items": _ACTION},
-                },
-                "additionalProperties": False,
-            },
-        },
-        "selectionBehavior": {"type": "string", "enum": ["at-most-one", "any"]},
-        "overrideReasons": {
-            "type": "array",
-            "minItems": 1,
-            "items": {**_CODING, "required": ["system", "code", "display"]},
-        },
-        "links": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["label", "url", "type"],
-                "properties": {
-                    "label": _NON_EMPTY,
-                    "url": {"type": "string", "format": "uri"},
-                    "type": {"type": "string", "enum": ["absolute", "smart"]},
-                    "appContext": _NON_EMPTY,
-                },
-                "additionalProperties": False,
-            },
-        },
-    },
-    "additionalProperties": False,
-}
-CDS_RESPONSE = {
-    "type": "object",
-    "description": "CDS Hooks 2.0 response; `cards` is [] when there is no guidance.",
-    "required": ["cards"],
-    "properties": {
-        "cards": {"type": "array", "items": CARD},
-        "systemActions": {"type": "array", "minItems": 1, "items": _ACTION},
-        "extension": {"type": "object", "minProperties": 1},
-    },
-    "additionalProperties": False,
-}
 DISCOVERY = {
     "type": "object",
     "required": ["services"],
@@ -344,7 +184,9 @@ def _responses() -> dict[str, Any]:
     }
 
 
-def hook_request_schema(registry: ServiceRegistry) -> dict[str, Any]:
+def hook_request_schema(
+    registry: ServiceRegistry, examples: Mapping[str, Mapping[str, dict[str, Any]]]
+) -> dict[str, Any]:
     hooks = sorted({s.hook for s in registry.services.values()})
     services = ", ".join(f"`{s.id}` ({s.hook})" for s in registry.services.values())
     schema = {
@@ -423,12 +265,14 @@ def hook_request_schema(registry: ServiceRegistry) -> dict[str, Any]:
             },
         },
     }
-    worked = {name: ex for hook in hooks for name, ex in examples(hook).items()}
+    worked = {name: ex for hook in hooks for name, ex in examples.get(hook, {}).items()}
     return {
         "description": "The EHR calls the service for its hook with the context and, ideally, "
         f"the prefetch it asked for in discovery. Services: {services}. Pick the example that "
-        "matches the service id you enter. Every call needs `Authorization: Bearer <JWT>` "
-        "unless the service runs with CDS_AUTH=off.",
+        "matches the service id you enter (its name starts with the hook). Without prefetch, "
+        "missing keys are read from `fhirServer` with `fhirAuthorization.access_token` as a "
+        "bearer token (never logged); a required key that cannot be read gives 412. Every call "
+        "needs `Authorization: Bearer <JWT>` unless the service runs with CDS_AUTH=off.",
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": schema, "examples": worked}},
@@ -438,27 +282,6 @@ def hook_request_schema(registry: ServiceRegistry) -> dict[str, Any]:
 
 
 def feedback_request_schema() -> dict[str, Any]:
-    item = {
-        "type": "object",
-        "required": ["card", "outcome", "outcomeTimestamp"],
-        "properties": {
-            "card": {"type": "string"},
-            "outcome": {"type": "string", "enum": ["accepted", "overridden"]},
-            "acceptedSuggestions": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["id"],
-                    "properties": {"id": {"type": "string"}},
-                },
-            },
-            "overrideReason": {
-                "type": "object",
-                "properties": {"reason": _CODING, "userComment": {"type": "string"}},
-            },
-            "outcomeTimestamp": {"type": "string", "format": "date-time"},
-        },
-    }
     example = {
         "feedback": [
             {
@@ -478,16 +301,7 @@ def feedback_request_schema() -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["feedback"],
-                        "properties": {"feedback": {"type": "array", "minItems": 1, "items": item}},
-                    },
-                    "example": example,
-                }
-            },
+            "content": {"application/json": {"schema": FEEDBACK_REQUEST, "example": example}},
         },
         "responses": {
             "200": {"description": "Stored (the rows are committed)"},
@@ -532,13 +346,10 @@ def finish_schema(schema: dict[str, Any], registry: ServiceRegistry) -> dict[str
         for parameter in operation.get("parameters", []):
             if parameter.get("name") == "service_id":
                 parameter["schema"] = {"type": "string", "enum": sorted(registry.services)}
-    components = schema.get("components", {}).get("schemas", {})
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
-    if "components" in schema and not components:
-        schema["components"].pop("schemas", None)
-        if not schema["components"]:
-            del schema["components"]
+    components.update(COMPONENTS)
     return schema
 
 

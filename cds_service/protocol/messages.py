@@ -15,6 +15,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic.config import JsonDict
 
 from cds_service.errors import BadRequest
 
@@ -29,6 +30,21 @@ REQUIRED_CONTEXT: dict[str, tuple[str, ...]] = {
     "order-select": ("patientId", "draftOrders"),
     "order-sign": ("patientId", "draftOrders"),
 }
+
+
+# "summary ... SHOULD be under a 140-character limit" (§Card Attributes): the one place the
+# limit is written; the card model, the renderers, the validator and the OpenAPI read it.
+SUMMARY_MAX_LENGTH = 139
+_UUID: JsonDict = {"format": "uuid"}
+_URI: JsonDict = {"format": "uri"}
+_DATE_TIME: JsonDict = {"format": "date-time"}
+# Optional arrays are omitted rather than sent empty (cds-resp: no empty optional fields).
+_NON_EMPTY_ARRAY: JsonDict = {"minItems": 1}
+_NON_EMPTY_OBJECT: JsonDict = {"minProperties": 1}
+# Extension keys: the response's own (knowledge version, data notes), and the one in
+# examples/ that says what an example shows and the date it describes.
+EXTENSION_KEY = "org.neurotransmitter-cds"
+EXAMPLE_EXTENSION = "org.neurotransmitter-cds.example"
 
 
 class _Tolerant(BaseModel):
@@ -207,7 +223,7 @@ class Feedback(_Tolerant):
     outcome: Literal["accepted", "overridden"]
     acceptedSuggestions: list[AcceptedSuggestion] | None = None
     overrideReason: OverrideReason | None = None
-    outcomeTimestamp: str = Field(min_length=1)
+    outcomeTimestamp: str = Field(min_length=1, json_schema_extra=_DATE_TIME)
 
     @field_validator("outcomeTimestamp")
     @classmethod
@@ -250,8 +266,8 @@ def new_uuid() -> str:
 
 class Source(_Strict):
     label: str = Field(min_length=1)
-    url: str | None = None
-    icon: str | None = None
+    url: str | None = Field(default=None, json_schema_extra=_URI)
+    icon: str | None = Field(default=None, json_schema_extra=_URI)
     topic: Coding | None = None
 
 
@@ -273,9 +289,9 @@ class Action(_Strict):
 
 class Suggestion(_Strict):
     label: str = Field(min_length=1)
-    uuid: str = Field(default_factory=new_uuid)
+    uuid: str = Field(default_factory=new_uuid, json_schema_extra=_UUID)
     isRecommended: bool | None = None
-    actions: list[Action] | None = None
+    actions: list[Action] | None = Field(default=None, json_schema_extra=_NON_EMPTY_ARRAY)
 
     @field_validator("actions")
     @classmethod
@@ -285,7 +301,7 @@ class Suggestion(_Strict):
 
 class Link(_Strict):
     label: str = Field(min_length=1)
-    url: str = Field(min_length=1)
+    url: str = Field(min_length=1, json_schema_extra=_URI)
     type: Literal["absolute", "smart"]
     appContext: str | None = None
 
@@ -303,15 +319,18 @@ class OverrideCoding(Coding):
 
 
 class Card(_Strict):
-    uuid: str = Field(default_factory=new_uuid)
-    summary: str = Field(min_length=1, max_length=139)
-    detail: str | None = None
+    # uuid is OPTIONAL in CDS Hooks; this service always sends it (feedback needs it).
+    uuid: str = Field(default_factory=new_uuid, json_schema_extra=_UUID)
+    summary: str = Field(min_length=1, max_length=SUMMARY_MAX_LENGTH)
+    detail: str | None = Field(default=None, min_length=1)
     indicator: Literal["info", "warning", "critical"]
     source: Source
-    suggestions: list[Suggestion] | None = None
+    suggestions: list[Suggestion] | None = Field(default=None, json_schema_extra=_NON_EMPTY_ARRAY)
     selectionBehavior: Literal["at-most-one", "any"] | None = None
-    overrideReasons: list[OverrideCoding] | None = None
-    links: list[Link] | None = None
+    overrideReasons: list[OverrideCoding] | None = Field(
+        default=None, json_schema_extra=_NON_EMPTY_ARRAY
+    )
+    links: list[Link] | None = Field(default=None, json_schema_extra=_NON_EMPTY_ARRAY)
 
     @model_validator(mode="after")
     def _invariants(self) -> Card:
@@ -331,3 +350,15 @@ class Card(_Strict):
         if self.selectionBehavior == "at-most-one" and recommended > 1:
             raise ValueError("at most one suggestion may be recommended with at-most-one")
         return self
+
+
+class CDSResponse(_Strict):
+    """The response document (§CDS Service Response); ``cards`` is [] when there is no guidance.
+
+    The pipeline builds the document directly (for speed); this model is its contract, from
+    which the OpenAPI description is generated.
+    """
+
+    cards: list[Card]
+    systemActions: list[Action] | None = Field(default=None, json_schema_extra=_NON_EMPTY_ARRAY)
+    extension: dict[str, Any] | None = Field(default=None, json_schema_extra=_NON_EMPTY_OBJECT)

@@ -16,6 +16,8 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from cds_service.protocol.messages import SUMMARY_MAX_LENGTH
+
 INDICATORS = {"info", "warning", "critical"}
 SELECTION_BEHAVIORS = {"at-most-one", "any"}
 ACTION_TYPES = {"create", "update", "delete"}
@@ -109,8 +111,8 @@ def _check_card(card: Any, path: str, card_ids: set[str]) -> Iterator[str]:
     summary = card.get("summary")
     if not isinstance(summary, str) or not summary:
         yield f"{path}.summary: required string"
-    elif len(summary) >= 140:
-        yield f"{path}.summary: must be under 140 characters ({len(summary)})"
+    elif len(summary) > SUMMARY_MAX_LENGTH:
+        yield f"{path}.summary: must be under {SUMMARY_MAX_LENGTH + 1} characters ({len(summary)})"
     if "detail" in card and not isinstance(card["detail"], str):
         yield f"{path}.detail: must be a markdown string"
     if card.get("indicator") not in INDICATORS:

@@ -7,7 +7,6 @@ fetches public keys, ``replay`` remembers used ``jti`` values.
 from cds_service.security.authenticator import Authenticator, Caller
 from cds_service.security.registry import (
     Registry,
-    TrustedClientsError,
     load_trusted_clients,
     startup_registry,
 )
@@ -19,7 +18,6 @@ __all__ = [
     "MemoryReplayCache",
     "Registry",
     "ReplayCache",
-    "TrustedClientsError",
     "load_trusted_clients",
     "startup_registry",
 ]

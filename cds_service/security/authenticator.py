@@ -61,12 +61,6 @@ class Caller:
     tenant: str | None = None
 
 
-class _Rejected(Exception):
-    def __init__(self, reason: str, iss: str | None = None) -> None:
-        self.reason = reason
-        self.iss = iss
-
-
 def _short(value: object) -> str:
     # Values from an unverified token are attacker-chosen: bound them before logging.
     text = repr(value)
@@ -108,7 +102,7 @@ class Authenticator:
         """Return the verified caller or raise ``AuthenticationFailed`` (logged, token-free)."""
         try:
             return await self._verify(authorization, audience)
-        except _Rejected as rejected:
+        except AuthenticationFailed as rejected:
             failure = rejected
         logger.warning(
             "authentication failed: reason=%s iss=%s aud=%s",
@@ -126,35 +120,35 @@ class Authenticator:
             unverified_token = self._jwt.decode_complete(token, options={"verify_signature": False})
             header, unverified = unverified_token["header"], unverified_token["payload"]
         except jwt.PyJWTError:
-            raise _Rejected("malformed") from None
+            raise AuthenticationFailed("malformed") from None
 
         alg = header.get("alg")
         if alg not in ALLOWED_ALGORITHMS:
-            raise _Rejected("alg_not_allowed")
+            raise AuthenticationFailed("alg_not_allowed")
         # RFC 7515 §4.1.9: typ values are compared case-insensitively.
         typ = header.get("typ")
         if not isinstance(typ, str) or typ.upper() != "JWT":
-            raise _Rejected("typ_not_jwt")
+            raise AuthenticationFailed("typ_not_jwt")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
-            raise _Rejected("missing_kid")
+            raise AuthenticationFailed("missing_kid")
 
         iss = unverified.get("iss")
         entry = self._clients.get(iss) if isinstance(iss, str) else None
         if entry is None:
-            raise _Rejected("unknown_issuer", iss)
+            raise AuthenticationFailed("unknown_issuer", iss)
         client, source = entry
 
         # Keys never come from a token's jku; a jku is merely tolerated when allowlisted.
         jku = header.get("jku")
         if jku is not None and jku not in client.accepted_jku:
-            raise _Rejected("jku_not_allowed", iss)
+            raise AuthenticationFailed("jku_not_allowed", iss)
 
         key = await source.get(kid)
         if key is None:
-            raise _Rejected("unknown_kid", iss)
+            raise AuthenticationFailed("unknown_kid", iss)
         if alg not in key.algorithms:
-            raise _Rejected("alg_key_mismatch", iss)
+            raise AuthenticationFailed("alg_key_mismatch", iss)
 
         try:
             claims: dict[str, Any] = self._jwt.decode(
@@ -167,25 +161,25 @@ class Authenticator:
                 options={"require": _REQUIRED_CLAIMS},
             )
         except jwt.PyJWTError as exc:
-            raise _Rejected(_reason(exc), iss) from None
+            raise AuthenticationFailed(_reason(exc), iss) from None
 
         exp, iat = claims["exp"], claims["iat"]
         # RFC 7519 §2 NumericDate is a JSON number; PyJWT would also accept numeric strings.
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (exp, iat)):
-            raise _Rejected("invalid_claim", iss)
+            raise AuthenticationFailed("invalid_claim", iss)
         if exp - iat > client.max_token_lifetime:
-            raise _Rejected("lifetime_too_long", iss)
+            raise AuthenticationFailed("lifetime_too_long", iss)
         jti = claims["jti"]
         if not isinstance(jti, str) or not jti:
-            raise _Rejected("invalid_claim", iss)
+            raise AuthenticationFailed("invalid_claim", iss)
         tenant = claims.get("tenant")
         if tenant is not None and not isinstance(tenant, str):
-            raise _Rejected("invalid_claim", iss)
+            raise AuthenticationFailed("invalid_claim", iss)
         if client.tenants and tenant not in client.tenants:
-            raise _Rejected("tenant_not_allowed", iss)
+            raise AuthenticationFailed("tenant_not_allowed", iss)
 
         if not await self._replay.first_use(client.iss, jti, float(exp) + LEEWAY_SECONDS):
-            raise _Rejected("replayed", iss)
+            raise AuthenticationFailed("replayed", iss)
         sub = claims.get("sub")
         return Caller(
             iss=client.iss,
@@ -198,16 +192,16 @@ class Authenticator:
 
 def _bearer_token(authorization: str | None) -> str:
     if not authorization:
-        raise _Rejected("missing_token")
+        raise AuthenticationFailed("missing_token")
     # RFC 7235 §2.1: the auth scheme is case-insensitive.
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer":
-        raise _Rejected("not_bearer")
+        raise AuthenticationFailed("not_bearer")
     token = token.strip()
     if not token:
-        raise _Rejected("missing_token")
+        raise AuthenticationFailed("missing_token")
     if len(token) > MAX_TOKEN_BYTES:
-        raise _Rejected("token_too_large")
+        raise AuthenticationFailed("token_too_large")
     return token
 
 

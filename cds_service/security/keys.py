@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from jwt.exceptions import InvalidKeyError
 
+from cds_service.errors import JWKSError
+
 logger = logging.getLogger(__name__)
 
 # CDS Hooks 2.0 §Trusting CDS Clients: "alg ... SHALL NOT be none or a symmetric algorithm".
@@ -32,10 +34,6 @@ MIN_RSA_BITS = 2048
 # A JWKS document larger than this is not a key set; stop reading instead of buffering it.
 MAX_JWKS_BYTES = 256 * 1024
 JWKS_TIMEOUT = httpx.Timeout(5.0)
-
-
-class JWKSError(ValueError):
-    """A key set or one of its keys cannot be used; the message names the key."""
 
 
 @dataclass(frozen=True, slots=True)

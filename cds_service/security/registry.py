@@ -18,16 +18,13 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cds_service.security.keys import JWKSError, VerificationKey, parse_jwks
+from cds_service.errors import JWKSError, TrustedClientsError
+from cds_service.security.keys import VerificationKey, parse_jwks
 from cds_service.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 _LOOPBACK_NAMES = {"localhost"}
-
-
-class TrustedClientsError(ValueError):
-    """The trusted-clients file is missing or invalid; the message names file and field."""
 
 
 def _is_loopback(host: str) -> bool:

@@ -6,6 +6,5 @@ the patient pseudonym (``pseudonym``) and retention (``retention``).
 """
 
 from cds_service.store.audit_store import SQLAuditStore, feedback_row
-from cds_service.store.pseudonym import AuditKeyError
 
-__all__ = ["AuditKeyError", "SQLAuditStore", "feedback_row"]
+__all__ = ["SQLAuditStore", "feedback_row"]

@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,10 +29,11 @@ from cds_service.settings import Settings
 from cds_service.store import migrate
 from cds_service.store.engine import READ_ONLY, TRANSACTION_TIMEOUT_S, backend, create_engine
 from cds_service.store.pseudonym import Pseudonymizer
-from cds_service.store.records import InvocationAudit
+from cds_service.store.records import AppOpenAudit, InvocationAudit
 from cds_service.store.schema import (
     MAX_CODE_LENGTH,
     MAX_ID_LENGTH,
+    app_opens,
     cards,
     feedback,
     feedback_suggestions,
@@ -330,6 +332,25 @@ class SQLAuditStore:
                     )
 
         await self._transaction(write, "feedback")
+
+    async def record_app_open(self, opened: AppOpenAudit) -> None:
+        """One row per rule of the card the app was opened from (one row, rule NULL, if none)."""
+        launch_id = str(uuid.uuid4())
+        rows = [
+            {
+                "launch_id": launch_id,
+                "opened_at": opened.opened_at,
+                "card_uuid": _bounded(opened.card_uuid) if opened.card_uuid else None,
+                "rule_id": _bounded(rule_id) if rule_id else None,
+                "knowledge_version": _bounded(opened.knowledge_version),
+            }
+            for rule_id in (opened.rule_ids or (None,))
+        ]
+
+        async def write(conn: AsyncConnection) -> None:
+            await conn.execute(sa.insert(app_opens), rows)
+
+        await self._transaction(write, "app open")
 
     async def _transaction(
         self, work: Callable[[AsyncConnection], Any], what: str, attempts: int = _ATTEMPTS

@@ -24,6 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from cds_service.errors import DatabaseURLError
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 5.0
 # The longest one write transaction may take, waits for a connection or a lock included
@@ -41,9 +43,9 @@ def backend(url: str) -> str:
     try:
         name = make_url(url).get_backend_name()
     except sa.exc.ArgumentError as exc:
-        raise ValueError("CDS_DATABASE_URL is not a valid database URL") from exc
+        raise DatabaseURLError("CDS_DATABASE_URL is not a valid database URL") from exc
     if name not in ("sqlite", "postgresql"):
-        raise ValueError(
+        raise DatabaseURLError(
             "CDS_DATABASE_URL must be sqlite+aiosqlite://... or postgresql+asyncpg://..."
         )
     return name

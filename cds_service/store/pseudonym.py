@@ -17,11 +17,9 @@ import hmac
 
 from pydantic import SecretStr
 
+from cds_service.errors import AuditKeyError
+
 MIN_KEY_LENGTH = 32
-
-
-class AuditKeyError(ValueError):
-    """CDS_AUDIT_KEY is missing where it is required, or too weak."""
 
 
 class Pseudonymizer:

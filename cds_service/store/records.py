@@ -29,6 +29,17 @@ class InvocationAudit:
     cards: tuple[CardAudit, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class AppOpenAudit:
+    """The SMART app was opened from a card: which card and rules (from the link's
+    appContext, checked against the knowledge base), when, under which knowledge version."""
+
+    opened_at: datetime
+    card_uuid: str | None
+    rule_ids: tuple[str, ...]
+    knowledge_version: str
+
+
 class AuditStore(Protocol):
     """Durable audit and feedback storage (SQLite by default, PostgreSQL at scale)."""
 
@@ -43,6 +54,10 @@ class AuditStore(Protocol):
 
         Raises ``ServiceUnavailable`` when the batch could not be committed.
         """
+
+    async def record_app_open(self, opened: AppOpenAudit) -> None:
+        """Store that the SMART app was opened (no patient data); ``ServiceUnavailable`` on
+        failure, which the app logs and survives."""
 
     async def ready(self) -> bool:
         """True when the database answers."""

@@ -9,7 +9,10 @@ Definitions (also in docs/operations.md):
 - a suggestion kind's *acceptance rate*: suggestions of that kind named in an ``accepted``
   feedback, divided by suggestions of that kind shown;
 - *feedback for unknown cards*: feedback items received since ``since`` whose card uuid this
-  store never recorded (kept, flagged, and counted here so a misconfigured client shows up).
+  store never recorded (kept, flagged, and counted here so a misconfigured client shows up);
+- *reasoning opened*, per rule: how many times since ``since`` a clinician opened the SMART app
+  (the trends and reasoning page) from a card carrying that rule. CDS Hooks has no feedback
+  for app launches; this is the signal that the basis of a card was looked at.
 
 All counting is done by the database, so the report costs a few aggregate queries whatever the
 size of the audit trail. It reads in deferred (shared) transactions and never blocks the service.
@@ -27,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cds_service.store.engine import READ_ONLY
 from cds_service.store.schema import (
+    app_opens,
     cards,
     feedback,
     feedback_suggestions,
@@ -36,6 +40,7 @@ from cds_service.store.schema import (
 
 TOP_REASONS = 3
 COMMENT_ONLY = "(comment only)"
+NO_RULE = "(no rule named)"
 
 
 @dataclass
@@ -81,10 +86,18 @@ class ServiceStats:
 
 
 @dataclass
+class RuleOpens:
+    rule: str  # "(no rule named)" when the launch named none
+    opens: int
+
+
+@dataclass
 class Report:
     since: datetime | None
     generated_at: datetime
     services: list[ServiceStats]
+    app_launches: int = 0
+    reasoning_opened: list[RuleOpens] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """A plain-JSON form for tools; rates are fractions in [0, 1] or null."""
@@ -105,6 +118,8 @@ class Report:
                 }
                 for s in self.services
             ],
+            "app_launches": self.app_launches,
+            "reasoning_opened": [asdict(r) for r in self.reasoning_opened],
         }
 
 
@@ -244,10 +259,22 @@ async def _build(conn: AsyncConnection, since: datetime | None) -> Report:
     for service_id, count in unknown_rows:
         service(service_id).unknown_card_feedback = int(count)
 
+    opened = _since(app_opens.c.opened_at, since)
+    launches = await conn.execute(
+        sa.select(sa.func.count(sa.distinct(app_opens.c.launch_id))).where(opened)
+    )
+    rule_rows = await conn.execute(
+        sa.select(app_opens.c.rule_id, sa.func.count()).where(opened).group_by(app_opens.c.rule_id)
+    )
+    reasoning = [RuleOpens(rule or NO_RULE, int(count)) for rule, count in rule_rows]
+    reasoning.sort(key=lambda r: (-r.opens, r.rule))
+
     return Report(
         since=since,
         generated_at=datetime.now(UTC),
         services=[services[name] for name in sorted(services)],
+        app_launches=int(launches.scalar() or 0),
+        reasoning_opened=reasoning,
     )
 
 
@@ -271,7 +298,7 @@ def render_text(report: Report) -> str:
     """The human form: one block per service, a table per block."""
     period = f"since {report.since.isoformat()}" if report.since else "all recorded time"
     out = [f"CDS feedback report ({period}; generated {report.generated_at:%Y-%m-%d %H:%M} UTC)"]
-    if not report.services:
+    if not report.services and not report.app_launches:
         out.append("")
         out.append("No invocations or feedback recorded in this period.")
     for s in report.services:
@@ -312,4 +339,10 @@ def render_text(report: Report) -> str:
         if s.unknown_card_feedback:
             out.append("")
             out.append(f"Feedback for unknown cards: {s.unknown_card_feedback}")
+    if report.app_launches:
+        out.append("")
+        plural = "" if report.app_launches == 1 else "es"
+        out.append(f"Trends and reasoning opened (SMART app): {report.app_launches} launch{plural}")
+        out.append("")
+        out += _table(["rule", "opened"], [[r.rule, str(r.opens)] for r in report.reasoning_opened])
     return "\n".join(out) + "\n"

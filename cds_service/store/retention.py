@@ -1,9 +1,10 @@
 """Retention: delete audit rows older than ``CDS_RETENTION_DAYS``.
 
 Invocations go by the time they started (with their cards and suggestions), feedback by the
-time it was received (with its accepted-suggestion rows). Rows are deleted in batches, each
-its own short transaction, so a large prune never holds SQLite's single write lock for long
-and the service keeps acknowledging feedback while it runs.
+time it was received (with its accepted-suggestion rows), SMART app opens by when they
+happened. Rows are deleted in batches, each its own short transaction, so a large prune never
+holds SQLite's single write lock for long and the service keeps acknowledging feedback while
+it runs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cds_service.store.schema import (
+    app_opens,
     cards,
     feedback,
     feedback_suggestions,
@@ -30,7 +32,15 @@ class PruneResult:
     cutoff: datetime
     deleted: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
-            ("invocations", "cards", "suggestions", "feedback", "feedback_suggestions"), 0
+            (
+                "invocations",
+                "cards",
+                "suggestions",
+                "feedback",
+                "feedback_suggestions",
+                "app_opens",
+            ),
+            0,
         )
     )
 
@@ -46,6 +56,11 @@ async def prune(engine: AsyncEngine, cutoff: datetime, *, batch: int = BATCH) ->
     while True:
         async with engine.begin() as conn:
             done = await _prune_feedback(conn, cutoff, batch, result)
+        if done:
+            break
+    while True:
+        async with engine.begin() as conn:
+            done = await _prune_app_opens(conn, cutoff, batch, result)
         if done:
             break
     return result
@@ -103,4 +118,25 @@ async def _prune_feedback(
         conn, sa.delete(feedback_suggestions).where(feedback_suggestions.c.feedback_id.in_(ids))
     )
     counts["feedback"] += await _delete(conn, sa.delete(feedback).where(feedback.c.id.in_(ids)))
+    return len(ids) < batch
+
+
+async def _prune_app_opens(
+    conn: AsyncConnection, cutoff: datetime, batch: int, result: PruneResult
+) -> bool:
+    ids = list(
+        (
+            await conn.execute(
+                sa.select(app_opens.c.id)
+                .where(app_opens.c.opened_at < cutoff)
+                .order_by(app_opens.c.id)
+                .limit(batch)
+            )
+        ).scalars()
+    )
+    if not ids:
+        return True
+    result.deleted["app_opens"] += await _delete(
+        conn, sa.delete(app_opens).where(app_opens.c.id.in_(ids))
+    )
     return len(ids) < batch

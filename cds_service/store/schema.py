@@ -135,3 +135,19 @@ feedback_suggestions = sa.Table(
     ),
     sa.Column("suggestion_uuid", sa.String(MAX_ID_LENGTH), primary_key=True),
 )
+
+# The SMART companion app was opened (issue 18): one row per rule of the card it was opened
+# from (rule_id NULL when the launch named none). CDS Hooks has no feedback for app launches;
+# this is how `cds-service report` counts how often clinicians open the reasoning. No patient
+# reference at all: the card uuid and rule ids come from the link's appContext.
+app_opens = sa.Table(
+    "app_opens",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    # One launch, several rows: the launch's id groups them.
+    sa.Column("launch_id", sa.String(36), nullable=False),
+    sa.Column("opened_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("card_uuid", sa.String(MAX_ID_LENGTH), nullable=True),
+    sa.Column("rule_id", sa.String(MAX_ID_LENGTH), nullable=True, index=True),
+    sa.Column("knowledge_version", sa.String(MAX_ID_LENGTH), nullable=False),
+)

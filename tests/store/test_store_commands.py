@@ -41,9 +41,9 @@ def run_store(url: str, work: object) -> None:
 def test_db_upgrade_creates_the_schema(cli: typer.Typer) -> None:
     first = runner.invoke(cli, ["db", "upgrade"])
     assert first.exit_code == 0, first.output
-    assert first.output.strip() == "database at revision 0001"
+    assert first.output.strip() == "database at revision 0002"
     again = runner.invoke(cli, ["db", "upgrade"])
-    assert again.exit_code == 0 and "0001" in again.output
+    assert again.exit_code == 0 and "0002" in again.output
 
 
 def test_report_on_an_unmigrated_database_says_what_to_do(cli: typer.Typer) -> None:

@@ -6,12 +6,16 @@ import asyncio
 import subprocess
 import sys
 
+import pytest
 import sqlalchemy as sa
 
 from cds_service.settings import PROJECT_ROOT
 from cds_service.store import SQLAuditStore
 from cds_service.store.schema import feedback
 from tests.store.store_data import card, invocation, settings
+
+# Left out of the inner loop (`make check`); `make test` runs it.
+pytestmark = pytest.mark.slow
 
 CLIENT = "tests.store.feedback_client"
 CLIENTS = 4

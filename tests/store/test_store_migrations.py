@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from cds_service.store import AuditKeyError, SQLAuditStore
+from cds_service.errors import AuditKeyError
+from cds_service.store import SQLAuditStore
 from cds_service.store.engine import create_engine
 from cds_service.store.migrate import current_revision, head_revision, upgrade
 from cds_service.store.schema import metadata
@@ -24,7 +25,7 @@ async def test_upgrade_from_empty_builds_the_declared_schema(database_url: str) 
     try:
         assert await current_revision(engine) is None
         await upgrade(engine)
-        assert await current_revision(engine) == head_revision() == "0001"
+        assert await current_revision(engine) == head_revision() == "0002"
         async with engine.connect() as conn:
             tables = set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
             diff = await conn.run_sync(

@@ -32,6 +32,9 @@ from tests.store.freezable_proxy import FreezableProxy
 from tests.store.store_data import AUDIT_KEY, feedback_item
 from tests.store.test_store_api import database_refusing, query
 
+# Left out of the inner loop (`make check`); `make test` runs it.
+pytestmark = pytest.mark.slow
+
 SERVICE = "neurotransmitter-patient-view"
 CALL = f"/cds-services/{SERVICE}"
 FEEDBACK = f"{CALL}/feedback"

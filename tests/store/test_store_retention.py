@@ -66,6 +66,7 @@ async def test_prune_deletes_old_rows_in_batches(store: SQLAuditStore) -> None:
         "suggestions": 10,
         "feedback": 5,
         "feedback_suggestions": 5,
+        "app_opens": 0,
     }
     assert await counts(store) == {
         "invocations": 1,

@@ -19,10 +19,14 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
+import pytest
 
 from cds_service.settings import PROJECT_ROOT
 from tests.servers import free_port
 from tests.store.store_data import AUDIT_KEY, feedback_item, stored_cards
+
+# Left out of the inner loop (`make check`); `make test` runs it.
+pytestmark = pytest.mark.slow
 
 SERVICE = "neurotransmitter-patient-view"
 FEEDBACK = f"/cds-services/{SERVICE}/feedback"
