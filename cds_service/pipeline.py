@@ -15,10 +15,10 @@ from cds_service.cards.budget import within_budget
 from cds_service.cards.guidance import order_guidance_cards
 from cds_service.cards.links import with_smart_links, with_why_links
 from cds_service.cards.orders import order_cards
-from cds_service.cards.patient import patient_view_cards
+from cds_service.cards.patient import alert_card, patient_view_cards
 from cds_service.cards.record import CardAudit, RenderedCard
-from cds_service.cards.safety import alert_cards
 from cds_service.engine.assess import assess
+from cds_service.engine.focus import current_supplements, focus
 from cds_service.engine.orders import review_orders
 from cds_service.engine.recommend import recommend
 from cds_service.engine.safety import alert_hits, gate
@@ -63,11 +63,15 @@ def evaluate(
     decisions = gate(recommend(assessments, snapshot, kb), snapshot, kb)
     rendered: list[RenderedCard] = []
     if request.hook == "patient-view":
+        # Supplements already taken are never suggested again: their rechecks, and the findings
+        # they answer, are follow-up items on the labs card (engine/focus.py).
+        current = current_supplements(assessments, snapshot, kb)
+        shown, decisions = focus(assessments, decisions, snapshot, kb)
         alerts = alert_hits(snapshot, kb)
-        rendered += patient_view_cards(assessments, decisions, alerts, snapshot, kb)
+        rendered += patient_view_cards(shown, decisions, alerts, snapshot, kb, current)
     else:
         review = review_orders(snapshot, kb)
-        rendered += alert_cards(review.alerts, kb)
+        rendered += [alert_card(review.alerts, kb)] if review.alerts else []
         rendered += order_cards(review, snapshot, kb)
         # Knowledge side of order time: do the data support the selected drafts?
         rendered += order_guidance_cards(assessments, snapshot, kb, review.blocked)

@@ -47,7 +47,7 @@ def card_with_rule(response: dict[str, Any], rule_id: str) -> dict[str, Any]:
 
 
 def group_of(card: dict[str, Any]) -> str:
-    """ "labs and tests", "adjunct options", "medication review", "safety"..."""
+    """ "labs and tests", "mood and cognition", "medication review", "safety"..."""
     return str(card["source"]["label"]).split(": ", 1)[-1]
 
 

@@ -74,6 +74,11 @@ CASES: list[tuple[str, str, str, float, str | None, str | None]] = [
     ("plp", "62236-5", "ug/L", 4.94, U, "deficient"),  # 19.98 nmol/L
     ("plp", "62236-5", "ug/L", 4.944, U, "marginal"),  # 20 nmol/L
     # Magnesium, serum 0.70 / 0.85 / 1.0 mmol/L; mg/dL x 0.4114; mEq/L x 0.5
+    # Severe below 0.5 mmol/L (1.2 mg/dL; issue 17)
+    ("magnesium-serum", "2601-3", "mmol/L", 0.49, U, "severe-low"),
+    ("magnesium-serum", "2601-3", "mmol/L", 0.5, U, "low"),
+    ("magnesium-serum", "19123-9", "mg/dL", 1.2, U, "severe-low"),  # 0.4937 mmol/L
+    ("magnesium-serum", "19123-9", "mg/dL", 1.2154, U, "low"),  # 0.50 mmol/L
     ("magnesium-serum", "2601-3", "mmol/L", 0.69, U, "low"),
     ("magnesium-serum", "2601-3", "mmol/L", 0.70, U, "low-normal"),
     ("magnesium-serum", "2601-3", "mmol/L", 0.84, U, "low-normal"),
@@ -137,6 +142,8 @@ CASES: list[tuple[str, str, str, float, str | None, str | None]] = [
     ("crp", "1988-5", "mg/L", 10.1, U, "acute"),
     ("crp", "1988-5", "mg/dL", 1.0, U, "low-grade"),
     # TSH 0.4 / 4.0 mIU/L (3 codes, 5 unit spellings)
+    ("tsh", "3016-3", "mIU/L", 0.099, U, "suppressed"),  # issue 17: C12 from a result
+    ("tsh", "3016-3", "mIU/L", 0.1, U, "low"),
     ("tsh", "3016-3", "mIU/L", 0.39, U, "low"),
     ("tsh", "3016-3", "m[IU]/L", 0.4, U, "normal"),
     ("tsh", "11579-0", "uIU/mL", 4.0, U, "normal"),
@@ -169,6 +176,20 @@ CASES: list[tuple[str, str, str, float, str | None, str | None]] = [
     ("platelets", "26515-7", "10*9/L", 150, U, "normal"),
     ("platelets", "777-3", "K/uL", 450.1, U, "high"),
     # hCG quantitative 5 / 25 mIU/mL
+    # Calcium, total: 10.5 mg/dL = 2.62 mmol/L (issue 17: C15 from a result)
+    ("calcium-serum", "17861-6", "mg/dL", 10.5, U, "not-high"),
+    ("calcium-serum", "17861-6", "mg/dL", 10.51, U, "high"),
+    ("calcium-serum", "2000-8", "mmol/L", 2.6197, U, "not-high"),  # 10.4998 mg/dL
+    ("calcium-serum", "2000-8", "mmol/L", 2.62, U, "high"),  # 10.501 mg/dL
+    # Haemoglobin: WHO 12 g/dL (women), 13 g/dL (men, and unknown sex)
+    ("haemoglobin", "718-7", "g/dL", 11.9, F, "low"),
+    ("haemoglobin", "718-7", "g/dL", 12, F, "normal"),
+    ("haemoglobin", "718-7", "g/dL", 12.9, M, "low"),
+    ("haemoglobin", "718-7", "g/dL", 13, M, "normal"),
+    ("haemoglobin", "718-7", "g/dL", 12.5, U, "low"),
+    ("haemoglobin", "718-7", "g/L", 130, U, "normal"),
+    ("haemoglobin", "718-7", "mmol/L", 7.44, F, "low"),  # 11.99 g/dL
+    ("haemoglobin", "718-7", "mmol/L", 7.45, F, "normal"),  # 12.004 g/dL
     ("hcg-serum-quant", "19080-1", "m[IU]/mL", 4.9, F, "negative"),
     ("hcg-serum-quant", "19080-1", "mIU/mL", 5, F, "equivocal"),
     ("hcg-serum-quant", "21198-7", "IU/L", 24.9, F, "equivocal"),
@@ -198,6 +219,15 @@ CASES: list[tuple[str, str, str, float, str | None, str | None]] = [
     ("phq9", "44261-6", "{score}", 20, U, "severe"),
     ("phq9-item9", "44260-8", "{score}", 0, U, "none"),
     ("phq9-item9", "44260-8", "{score}", 1, U, "any"),
+    # C-SSRS screener items (issue 17): 0 = no, 1 = yes
+    ("cssrs-wish-dead", "93246-7", "{score}", 0, U, "no"),
+    ("cssrs-wish-dead", "93246-7", "{score}", 1, U, "yes"),
+    ("cssrs-suicidal-thoughts", "93247-5", "{score}", 0, U, "no"),
+    ("cssrs-suicidal-thoughts", "93247-5", "{score}", 1, U, "yes"),
+    ("cssrs-behaviour", "93267-3", "{score}", 0, U, "no"),
+    ("cssrs-behaviour", "93267-3", "{score}", 1, U, "yes"),
+    ("cssrs-behaviour-3-months", "93269-9", "{score}", 0, U, "no"),
+    ("cssrs-behaviour-3-months", "93269-9", "{score}", 1, U, "yes"),
     ("phq2", "55758-7", "{score}", 2, U, "negative"),
     ("phq2", "55758-7", "{score}", 3, U, "positive"),
     ("gad7", "70274-6", "{score}", 4, U, "minimal"),

@@ -93,3 +93,30 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["check-knowledge", "--mappings", str(root)])
     assert bad.exit_code == 1
     assert "code 2276-4 is also used by ferritin" in bad.output
+
+
+def test_a_doi_under_two_citation_ids_fails_whatever_its_spelling(tmp_path: Path) -> None:
+    """DOIs are case-insensitive and may carry a "doi:" or resolver prefix: the check compares
+    the names, so a copied DOI cannot hide behind another spelling."""
+    root = tmp_path / "mappings"
+    shutil.copytree(PROJECT_ROOT / "mappings", root)
+    kb = load_knowledge(root)
+    devalia = kb.citations["devalia-2014"].doi
+    assert devalia is not None
+    path = root / "citations.yaml"
+    data = yaml.safe_load(path.read_text())
+    entry = next(c for c in data["citations"] if c["id"] == "stoffel-2017")
+    entry["doi"] = f"https://doi.org/{devalia.upper()}"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    problems = check_knowledge(root, PROJECT_ROOT / "hooks")
+    assert any(
+        f"DOI {devalia.lower()} is used by devalia-2014, stoffel-2017" in p for p in problems
+    ), problems
+
+
+def test_the_corrected_citations_carry_their_own_identifiers() -> None:
+    kb = load_knowledge(PROJECT_ROOT / "mappings")
+    king = kb.citations["king-bond-2016"]
+    assert (king.pmid, king.doi) == ("26962190", "10.3945/jn.115.220079")
+    assert kb.citations["refsum-2004"].pmid != king.pmid
+    assert "kynurenine" in (kb.citations["badawy-2019"].title or "").lower()

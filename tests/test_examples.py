@@ -64,8 +64,9 @@ EXPECTED: dict[str, Expect] = {
     "patient-view-cholinergic-low-moca.json": Expect(
         cards=(("info", "cholinergic"),), suggests=("citicoline",)
     ),
+    # On sertraline (issue 17: adjuncts once first-line treatment is in place); SAMe warns (S4).
     "patient-view-inflammation-low-grade-crp.json": Expect(
-        cards=(("info", "inflammation"),), suggests=("4301",)
+        cards=(("warning", "methylation"),), suggests=("4301",)
     ),
     # Missing safety data: the test to order, not the supplement.
     "patient-view-magnesium-low-needs-egfr.json": Expect(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cds_service.knowledge import KnowledgeBase
-from tests.factories import coded_observation, observation, patient
+from tests.factories import coded_observation, medication_request, observation, patient
 from tests.helpers import fired_rules
 
 Obs = dict[str, Any]
@@ -333,7 +333,9 @@ OPTIONS = {
     ],
 )
 def test_depressive_symptom_options(kb: KnowledgeBase, resource: Obs, fires: bool) -> None:
-    resources = [resource, observation("2132-9", 450, "pg/mL")]
+    # L-methylfolate is an adjunct to an antidepressant (issue 17): one is taken here.
+    sertraline = medication_request("36437", "sertraline 50 MG")
+    resources = [resource, observation("2132-9", 450, "pg/mL"), sertraline]
     check(kb, resources, OPTIONS if fires else set(), set() if fires else OPTIONS)
 
 

@@ -40,8 +40,8 @@ def test_suicide_risk_card_comes_first_and_is_critical(kb: KnowledgeBase) -> Non
     # The critical card alone: nothing else competes for the clinician's attention.
     [card] = cards
     assert card["indicator"] == "critical" and card["source"]["topic"]["code"] == "C20"
-    assert card["summary"].startswith("Suicide risk: PHQ-9 item 9 = 1 (")
-    assert "PHQ-9 item 9 **1** on " in card["detail"]
+    assert card["summary"].startswith("PHQ-9 item 9 = 1: assess suicide risk today")
+    assert "**Answer**: PHQ-9 item 9 = 1" in card["detail"]
     assert "suggestions" not in card
 
 
@@ -168,7 +168,8 @@ def test_drug_classification_by_code_product_atc_and_name(kb: KnowledgeBase) -> 
     atc = classify_drug(
         kb, [{"coding": [{"system": "http://www.whocc.no/atc", "code": "N06AB99"}]}]
     )
-    assert atc.ingredients == () and set(atc.classes) == {"ssri", "serotonergic"}
+    # An ATC-only SSRI is an antidepressant too (issue 17: first-line treatment on record).
+    assert atc.ingredients == () and set(atc.classes) == {"ssri", "serotonergic", "antidepressant"}
     assert classify_drug(kb, [{"text": "Sinemet 25/100"}]).ingredients == ("levodopa", "carbidopa")
     assert classify_drug(kb, [{"text": "Zinc oxide 20% ointment"}]).ingredients == ("zinc-oxide",)
     assert not classify_drug(kb, [{"text": "Zyxoprofen"}]).classified

@@ -69,6 +69,10 @@ B12_OK = observation("2132-9", 520, "pg/mL")
 CRP_LOW = observation("30522-7", 0.8, "mg/L")
 TSH_OK = observation("3016-3", 1.8, "mIU/L")
 PHQ9_15 = observation("44261-6", 15, "{score}")
+# Issue 17: PHQ-9 15 or more with no antidepressant now leads with "no first-line treatment
+# recorded" and offers no adjunct (tests/test_depth_first_line.py); the option scenarios below
+# use a moderate score (10-14), where the options stand as before.
+PHQ9_12 = observation("44261-6", 12, "{score}")
 
 
 # 1 -------------------------------------------------------------------------------------------
@@ -91,20 +95,21 @@ def test_healthy_adult_with_normal_results_gets_no_card(kb: KnowledgeBase) -> No
 def test_moderate_depression_with_replete_b12_offers_the_adjuncts_as_one_choice(
     kb: KnowledgeBase,
 ) -> None:
-    response = view(kb, PHQ9_15, B12_OK, CRP_LOW, TSH_OK)
+    response = view(kb, PHQ9_12, B12_OK, CRP_LOW, TSH_OK)
     [card] = response["cards"]  # every adjunct on one card: the clinician picks one
-    assert group_of(card) == "adjunct options"
+    assert group_of(card) == "mood and cognition"
     assert card["selectionBehavior"] == "at-most-one"
     # One suggestion per real choice: 5-HTP and L-tryptophan are one suggestion (5-HTP's
     # draft, L-tryptophan named in its label).
-    assert suggested(card) == codes(kb, "omega-3-epa", "l-methylfolate", "same", "5-htp")
+    # L-methylfolate is an adjunct to an antidepressant (issue 17): none is taken here.
+    assert suggested(card) == codes(kb, "omega-3-epa", "same", "5-htp")
     labels = [s["label"] for s in card["suggestions"]]
     assert "Consider 5-HTP 100 mg/day (or L-tryptophan 1,000 mg/day)" in labels
     # Strongest evidence first: omega-3 (grade A/B) leads, the grade C precursors come last.
     assert labels[0].startswith("Consider omega-3") and labels[-1].startswith("Consider 5-HTP")
-    assert card["summary"].startswith("PHQ-9 15, moderately severe: consider omega-3")
+    assert card["summary"].startswith("PHQ-9 12, moderate: consider omega-3")
     detail = card["detail"]
-    assert "PHQ-9 **15** on " in detail and "moderately severe (15-19)" in detail
+    assert "PHQ-9 **12** on " in detail and "moderate (10-14)" in detail
     assert "not FDA-approved" in detail and "never a replacement" in detail
     assert "grade C" in detail
 
@@ -113,7 +118,7 @@ def test_moderate_depression_with_replete_b12_offers_the_adjuncts_as_one_choice(
 def test_depression_with_fatigue_offers_tyrosine_and_vitamin_c_never_phenylalanine(
     kb: KnowledgeBase,
 ) -> None:
-    response = view(kb, PHQ9_15, observation("71963-3", 66, "{score}"), B12_OK, TSH_OK)
+    response = view(kb, PHQ9_12, observation("71963-3", 66, "{score}"), B12_OK, TSH_OK)
     card = card_with_rule(response, "catecholamine-precursor-option")
     assert codes(kb, "tyrosine", "vitamin-c") <= suggested(card)
     assert kb.interventions["phenylalanine"].ingredient.code not in all_suggested(response)
@@ -123,11 +128,12 @@ def test_depression_with_fatigue_offers_tyrosine_and_vitamin_c_never_phenylalani
 def test_iron_deficiency_with_normal_crp_suggests_iron(kb: KnowledgeBase) -> None:
     response = view(kb, observation("2276-4", 9, "ng/mL"), CRP_LOW, gender="female", age=60)
     card = card_with_rule(response, "iron-deficiency")
-    assert (
-        card["summary"] == "Ferritin 9 ng/mL, deficient: consider oral iron 65 mg on alternate days"
+    assert card["summary"].startswith(
+        "Ferritin 9 ng/mL, deficient: consider oral iron 65 mg on alternate days"
     )
-    assert suggested(card) == codes(kb, "iron")
-    [request] = suggested_resources(card)
+    # Issue 17: a blood count comes with iron when no haemoglobin is current.
+    assert suggested(card) == codes(kb, "iron", "cbc")
+    [request] = [r for r in suggested_resources(card) if r["resourceType"] == "MedicationRequest"]
     dose = request["dosageInstruction"][0]
     assert dose["text"] == kb.interventions["iron"].dose_text
     assert (
@@ -169,7 +175,7 @@ def test_low_grade_inflammation_is_context_and_lowers_the_ferritin_threshold(
 ) -> None:
     response = view(kb, observation("2276-4", 60, "ng/mL"), observation("30522-7", 6, "mg/L"))
     [card] = response["cards"]  # context alone is never a card
-    assert suggested(card) == codes(kb, "iron")
+    assert suggested(card) == codes(kb, "iron", "cbc")  # issue 17: with a blood count
     assert "*Context*" in card["detail"] and "Low-grade inflammation" in card["detail"]
     assert {"inflammation-low-grade", "iron-deficiency"} <= rules_on(card)
 
@@ -301,15 +307,15 @@ def test_low_folate_with_unknown_b12_orders_b12_never_folate(kb: KnowledgeBase) 
 def test_woman_of_childbearing_age_is_offered_a_pregnancy_test_before_amino_acids(
     kb: KnowledgeBase,
 ) -> None:
-    untested = view(kb, PHQ9_15, B12_OK, gender="female", age=29)
+    untested = view(kb, PHQ9_12, B12_OK, gender="female", age=29)
     card = card_with_rule(untested, "amino-acid-pregnancy-test")
-    assert group_of(card) == "adjunct options"  # the test that must come before the options
+    assert group_of(card) == "mood and cognition"  # the test that must come before the options
     assert codes(kb, "hcg-serum") <= suggested(card)
     amino = codes(kb, "5-htp", "tryptophan", "same")
     assert not amino & all_suggested(untested)
     tested = view(
         kb,
-        PHQ9_15,
+        PHQ9_12,
         B12_OK,
         coded_observation("2106-3", "260385009", "http://snomed.info/sct", days=3),
         gender="female",
@@ -334,7 +340,7 @@ def test_phq9_from_a_questionnaire_response_drives_the_options(kb: KnowledgeBase
 def test_research_only_omega3_index_is_shown_but_never_decides(kb: KnowledgeBase) -> None:
     index = observation("omega-3-index-rbc", 3.1, "%", system="urn:neurotransmitter-cds:lab")
     assert view(kb, index)["cards"] == []
-    card = card_with_rule(view(kb, index, PHQ9_15), "omega3-adjunct-option")
+    card = card_with_rule(view(kb, index, PHQ9_12), "omega3-adjunct-option")
     # The option comes from the PHQ-9; the index is not an input of any rule on the card
     # (research-only markers are described on the knowledge page, not acted upon).
     assert "Omega-3 index" not in card["detail"]
@@ -402,7 +408,7 @@ def test_a_minor_gets_no_card_at_patient_view(kb: KnowledgeBase) -> None:
 def test_every_card_has_what_a_clinician_needs_to_check_it(kb: KnowledgeBase) -> None:
     response = view(
         kb,
-        PHQ9_15,
+        PHQ9_12,
         observation("2276-4", 30, "ng/mL"),
         observation("30522-7", 4, "mg/L"),
         observation("2284-8", 3.5, "ng/mL"),

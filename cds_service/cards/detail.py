@@ -65,8 +65,38 @@ def _input_name(fact: LabFact, measure: Measure, kb: KnowledgeBase) -> str:
     )
 
 
+def record_names(trace: Trace) -> str:
+    """The medications and conditions a predicate found, with their source resources."""
+    items = [f"{m.name} ({m.ref})" for m in trace.medications.values()]
+    items += [f"{c.name} ({c.ref})" for c in trace.conditions.values()]
+    return ", ".join(items)
+
+
+def results_read(trace: Trace, kb: KnowledgeBase) -> str:
+    """The results a safety rule read, e.g. "Calcium, serum 11.8 mg/dL (2026-11-20)"."""
+    return "; ".join(
+        f"{kb.measures[m].name} {short_value(f)} ({f.effective.date().isoformat()})"
+        for m, f in trace.labs.items()
+    )
+
+
 def _interpreted(fact: LabFact, measure: Measure) -> str:
-    band = next((b.label for b in measure.bands if b.id == fact.band), None)
+    text = _band_text(fact, measure)
+    previous = fact.previous
+    if previous is None:
+        return text
+    return f"{text}; previous {short_value(previous)} ({previous.effective.date().isoformat()})"
+
+
+def short_value(fact: LabFact) -> str:
+    """A value in the measure's canonical unit, e.g. "240 pg/mL" (as reported if qualitative)."""
+    if fact.value is None:
+        return fact.reported
+    return f"{fact.comparator or ''}{fact.value:.4g} {display_unit(fact.unit)}".strip()
+
+
+def _band_text(fact: LabFact, measure: Measure) -> str:
+    band = fact.band_label or next((b.label for b in measure.bands if b.id == fact.band), None)
     if fact.value is None:
         return band or "recorded"
     value = f"{fact.comparator or ''}{fact.value:.4g} {display_unit(fact.unit)}".strip()

@@ -199,7 +199,7 @@ def _class_section(
     # Findings about these measures (B12 deficient, vitamin D deficient...), options aside.
     measures = set(guidance.measures)
     for finding in fired.values():
-        if finding.rule.severity in ("limitation", "caution") and measures & set(
+        if finding.rule.severity in ("urgent", "limitation", "caution") and measures & set(
             finding.trace.labs
         ):
             section.rule_ids.append(finding.rule.id)

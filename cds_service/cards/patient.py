@@ -15,10 +15,11 @@ A rule marked ``alert`` that holds (suicide risk) gives its critical card alone;
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from cds_service.cards.detail import citation_line
+from cds_service.cards.detail import citation_line, record_names
 from cds_service.cards.record import CardAudit, RenderedCard, SuggestionAudit
 from cds_service.cards.resources import (
     SOURCE_LABEL,
@@ -26,7 +27,9 @@ from cds_service.cards.resources import (
     order_test_suggestion,
     override_reasons,
 )
+from cds_service.cards.safety import answers
 from cds_service.cards.text import band_label, band_word, day, fit, joined, value_text
+from cds_service.engine.focus import CurrentSupplement, Recheck
 from cds_service.engine.predicates import holds
 from cds_service.engine.safety import replacements
 from cds_service.engine.types import (
@@ -46,7 +49,7 @@ GROUPS = ("labs", "medications", "adjuncts")
 GROUP_TITLES = {
     "labs": "labs and tests",
     "medications": "medication review",
-    "adjuncts": "adjunct options",
+    "adjuncts": "mood and cognition",
 }
 INDICATOR_RANK = {"critical": 0, "warning": 1, "info": 2}
 NO_RESULT = ": no current result"
@@ -67,10 +70,14 @@ class Item:
     action: str  # "consider oral B12 1,000 µg/day"
     line: str  # the finding, its action and its rule, as a line of the detail
     name: str = ""  # what the item is about, for "+2 more: vitamin D, magnesium"
-    inputs: list[str] = field(default_factory=list)  # input lines, shared inputs once a card
+    finding: str = ""  # the rule's finding in words
+    # Input lines (full, compact: the band without its threshold), shared inputs once a card.
+    inputs: list[tuple[str, str]] = field(default_factory=list)
     offers: list[tuple[Decision, Candidate]] = field(default_factory=list)
     citations: list[str] = field(default_factory=list)
     note: str | None = None
+    # The card's topic when the item is not a pathway's: ("monitoring", "Monitoring")...
+    topic: tuple[str, str] | None = None
     rank: int = 0  # within a card: lower first
     # Something to do or to know for safety: a card needs at least one such item.
     actionable: bool = True
@@ -82,14 +89,20 @@ def patient_view_cards(
     alerts: Sequence[SafetyHit],
     snapshot: PatientSnapshot,
     kb: KnowledgeBase,
+    current: Sequence[CurrentSupplement] = (),
 ) -> list[RenderedCard]:
     """The cards for patient-view: an alert alone, nothing when a silent rule holds, else at
-    most one card per group (three at most)."""
+    most one card per group (three at most). ``current``: supplements already taken, whose
+    follow-up (recheck due, change since the start) goes on the labs card."""
     if alerts:
         return [alert_card(alerts, kb)]
     if _silenced(snapshot, kb):
         return []
-    items = [*_finding_items(assessments, decisions, snapshot, kb), *_prompt_items(snapshot, kb)]
+    items = [
+        *_finding_items(assessments, decisions, snapshot, kb),
+        *_prompt_items(snapshot, kb),
+        *_follow_up_items(current, snapshot, kb),
+    ]
     groups = {g: [i for i in items if i.group == g] for g in GROUPS}
     cards = [(g, members) for g, members in groups.items() if any(i.actionable for i in members)]
     # A group with nothing to do (every option withheld, results only to note) is no card of
@@ -104,19 +117,48 @@ def patient_view_cards(
         return []
     cards.sort(key=lambda c: (min(INDICATOR_RANK[i.indicator] for i in c[1]), GROUPS.index(c[0])))
     context = _context(assessments, kb)
+    # Context (inflammation) bears on mood: it goes on the mood card, else on the last card.
+    home = next((g for g, _ in cards if g == "adjuncts"), cards[-1][0])
     rendered = []
     for index, (group, members) in enumerate(cards):
-        last = index == len(cards) - 1
-        extra = [*leftover] if last else []
-        rendered.append(_render(group, members, extra, context if last else None, snapshot, kb))
+        extra = [*leftover] if index == len(cards) - 1 else []
+        here = context if group == home else None
+        rendered.append(_render(group, _merged(members), extra, here, snapshot, kb))
     return rendered
+
+
+def _merged(items: list[Item]) -> list[Item]:
+    """Items that ask for nothing another item of the card does not already offer (two rules
+    asking for TSH) become a mention on that item's line: one line per action."""
+    kept: list[Item] = []
+    for item in sorted(
+        items, key=lambda i: (INDICATOR_RANK[i.indicator], not i.actionable, i.rank)
+    ):
+        targets = {(c.kind, c.target) for _, c in item.offers}
+        host = next(
+            (
+                k
+                for k in kept
+                if targets
+                and not any(c.kind == "medication" for _, c in item.offers)
+                and targets <= {(c.kind, c.target) for _, c in k.offers}
+            ),
+            None,
+        )
+        if host is None:
+            kept.append(item)
+            continue
+        host.rule_ids += [r for r in item.rule_ids if r not in host.rule_ids]
+        host.inputs += [pair for pair in item.inputs if pair not in host.inputs]
+        host.line = host.line.rstrip(".") + f"; also `{item.rule_ids[0]}`: {item.finding}."
+    return kept
 
 
 @dataclass(frozen=True, slots=True)
 class _Context:
     """Context findings (low-grade inflammation): one line, never a card of their own."""
 
-    inputs: list[str]
+    inputs: list[tuple[str, str]]
     line: str
     rule_ids: list[str]
 
@@ -194,21 +236,36 @@ def _item(
     warn = [h for d, _ in medications for h in d.hits if h.rule.action == "warn"]
     info = [h for d, _ in medications for h in d.hits if h.rule.action == "info"]
     action = _action(rule, medications, tests, blocked, warn, kb)
-    indicator = "warning" if warn or rule.indicator == "warning" else "info"
-    rank = {"limitation": 0, "caution": 1, "uncertain": 2, "option": 3}.get(rule.severity, 4)
+    urgent = rule.severity == "urgent" or rule.indicator == "warning"
+    indicator = "warning" if warn or urgent else "info"
+    rank = {"urgent": 0, "limitation": 1, "caution": 2, "uncertain": 3, "option": 4}.get(
+        rule.severity, 5
+    )
     # Options with the strongest evidence first (grade A before C), then in pathway order.
     rank = rank * 1000 + (GRADE_RANK.get(rule.grade, 9) * 100 if rule.severity == "option" else 0)
     if medications:
         name = kb.interventions[medications[0][1].target].short or medications[0][1].target
-    elif lead_fact is not None:
-        name = kb.measures[lead_fact.measure_id].label
+    elif tests:
+        name = kb.lab_orders[tests[0][1].target].label
+    elif rule.lead is not None or (lead_fact is not None and rule.severity != "caution"):
+        name = kb.measures[lead_fact.measure_id].label if lead_fact else rule.finding
     else:
-        name = rule.finding.split(";")[0]
+        name = re.split(r"[:;(]", rule.finding)[0].strip()
     inputs = _inputs(trace, snapshot, kb)
+    for cause in finding.causes:
+        cause_line = f"Likely cause on record: {cause.label}: {record_names(cause.trace)}"
+        inputs.append((cause_line, cause_line))
+    if finding.causes:
+        drugs_or_conditions = [
+            *(m.name for c in finding.causes for m in c.trace.medications.values()),
+            *(x.name for c in finding.causes for x in c.trace.conditions.values()),
+        ]
+        action += f" (likely cause: {joined(list(dict.fromkeys(drugs_or_conditions)))})"
     for hit in [*warn, *(h for d in blocked for h in d.hits if h.rule.action == "block")]:
         inputs += [line for line in _inputs(hit.trace, snapshot, kb) if line not in inputs]
     return Item(
         name=name,
+        finding=rule.finding,
         inputs=inputs,
         rule_ids=[rule.id, *dict.fromkeys(h.rule.id for h in warn)],
         pathway=pathway,
@@ -224,7 +281,7 @@ def _item(
         # Something to do: an option or test, a caution, or a deficit the rule advises on (a
         # medication review); an equivocal result with nothing to offer is only a line.
         actionable=bool(offers)
-        or rule.severity == "caution"
+        or rule.severity in ("caution", "urgent")
         or indicator != "info"
         or (rule.severity == "limitation" and bool(rule.advice)),
     )
@@ -322,27 +379,32 @@ def _finding_line(
     return text
 
 
-def _inputs(trace: Trace, snapshot: PatientSnapshot, kb: KnowledgeBase) -> list[str]:
-    """The inputs a rule read, one line each: results with date and band, drugs, conditions,
-    age, and what was missing."""
-    lines = [_input(fact, kb, snapshot.sex) for fact in trace.labs.values()]
-    lines += [_medication(m, kb) for m in trace.medications.values()]
-    lines += [f"{c.name} ({c.ref})" for c in trace.conditions.values()]
+def _inputs(trace: Trace, snapshot: PatientSnapshot, kb: KnowledgeBase) -> list[tuple[str, str]]:
+    """The inputs a rule read, one line each (full, compact): results with date and band,
+    drugs, conditions, age, and what was missing."""
+    lines = [
+        (_input(fact, kb, snapshot.sex), _input(fact, kb, snapshot.sex, compact=True))
+        for fact in trace.labs.values()
+    ]
+    others = [_medication(m, kb) for m in trace.medications.values()]
+    others += [f"{c.name} ({c.ref})" for c in trace.conditions.values()]
     if trace.age_used and snapshot.age is not None:
-        lines.append(f"Age {snapshot.age}")
+        others.append(f"Age {snapshot.age}")
+    listed: set[str] = set()
     for measure_id in trace.missing:
         measure = kb.measures[measure_id]
-        if any(s in trace.labs for s in measure.substitutes):
-            continue  # e.g. CRP missing but hs-CRP read
+        if any(s in trace.labs or s in listed for s in measure.substitutes):
+            continue  # e.g. CRP missing but hs-CRP read, or hs-CRP already named
+        listed.add(measure_id)
         stale = trace.stale.get(measure_id)
         if stale is not None:
-            lines.append(f"{measure.label}: {value_text(stale)} on {day(stale)}, too old to use")
+            others.append(f"{measure.label}: {value_text(stale)} on {day(stale)}, too old to use")
         else:
             note = trace.notes.get(measure_id)
-            lines.append(
+            others.append(
                 f"{measure.label} ({note}){NO_RESULT}" if note else measure.label + NO_RESULT
             )
-    return lines
+    return lines + [(line, line) for line in others]
 
 
 def _medication(medication: MedicationFact, kb: KnowledgeBase) -> str:
@@ -357,9 +419,13 @@ def _medication(medication: MedicationFact, kb: KnowledgeBase) -> str:
     return f"{medication.name} ({'; '.join(notes)})"
 
 
-def _input(fact: LabFact, kb: KnowledgeBase, sex: str | None = None) -> str:
+def _input(
+    fact: LabFact, kb: KnowledgeBase, sex: str | None = None, *, compact: bool = False
+) -> str:
+    """ "B12 **185 pg/mL** on 2026-11-01: deficient (< 200 pg/mL); previous 240 pg/mL
+    (2026-05-02)" (compact: the band word without its threshold)."""
     measure = kb.measures[fact.measure_id]
-    band = band_label(fact, measure, sex)
+    band = band_word(fact) if compact else band_label(fact, measure, sex)
     text = f"{measure.label} **{value_text(fact)}** on {day(fact)}: {band}"
     if fact.derivation is not None:
         sources = joined(
@@ -374,7 +440,7 @@ def _input(fact: LabFact, kb: KnowledgeBase, sex: str | None = None) -> str:
         )
     previous = getattr(fact, "previous", None)
     if previous is not None:
-        text += f"; before: {value_text(previous)} ({day(previous)})"
+        text += f"; previous {value_text(previous)} ({day(previous)})"
     return text
 
 
@@ -413,6 +479,93 @@ def _prompt_items(snapshot: PatientSnapshot, kb: KnowledgeBase) -> list[Item]:
     return items
 
 
+def _follow_up_items(
+    current: Sequence[CurrentSupplement], snapshot: PatientSnapshot, kb: KnowledgeBase
+) -> list[Item]:
+    """Supplements already taken, not suggested again: since when, and each recheck (due,
+    or the change since the start and whether the target was reached)."""
+    items = []
+    for supplement in current:
+        if not supplement.worth_saying:
+            continue
+        intervention = supplement.intervention
+        name = intervention.short or intervention.name
+        since = f" since {supplement.since.date().isoformat()}" if supplement.since else ""
+        offers = []
+        texts = []
+        actions = []
+        for recheck in supplement.rechecks:
+            text = _recheck_text(recheck, kb)
+            if text:
+                texts.append(text)
+            order = kb.lab_orders[recheck.rule.lab_order]
+            label = kb.measures[recheck.rule.measure].label
+            if recheck.suggests_test:
+                candidate = Candidate("lab_order", order.id, "", (recheck.rule.id,))
+                offers.append((Decision(candidate, "allow", ()), candidate))
+                actions.append(f"{label} recheck due (after {recheck.rule.interval}): order it")
+            elif recheck.actionable and recheck.latest is not None:
+                change = _change(recheck)
+                actions.append(f"{label} {change}: not in the target range; review")
+        refs = ", ".join(m.ref for m in supplement.medications)
+        not_again = " Not suggested again." if supplement.wanted_by else ""
+        rules = [r.rule for r in supplement.rechecks if r.status != "not-indicated"]
+        grades = "; ".join(
+            f"`{r.id}`, grade {r.grade}, interval {r.interval}"
+            + ("" if r.interval_source == "cited" else " (service default: no checked source)")
+            for r in rules
+        )
+        line = f"- *Follow-up* · **Taking {name}{since}** ({refs}):"
+        line += f" {' '.join(texts) or 'no recheck to do.'}{not_again}"
+        line += f" ({grades})." if grades else ""
+        items.append(
+            Item(
+                rule_ids=[r.id for r in rules] + list(supplement.wanted_by),
+                pathway=None,
+                topic=("follow-up", "Follow-up of supplements already taken"),
+                group="labs",
+                indicator="info",
+                lead=f"Taking {name}{since}",
+                action="; ".join(actions) or "no recheck due",
+                line=line,
+                name=name,
+                offers=offers,
+                citations=[c for r in rules for c in r.citations[:1]],
+                rank=3000,
+                actionable=supplement.actionable,
+            )
+        )
+    return items
+
+
+def _recheck_text(recheck: Recheck, kb: KnowledgeBase) -> str:
+    measure = kb.measures[recheck.rule.measure].label
+    before = (
+        f"; before the start: {value_text(recheck.baseline)}, {band_word(recheck.baseline)} "
+        f"({day(recheck.baseline)})"
+        if recheck.baseline
+        else ""
+    )
+    if recheck.status == "due":
+        return f"{measure} recheck due since {recheck.due}, no result since the start{before}."
+    if recheck.status == "not-due":
+        return f"{measure} recheck due from {recheck.due}{before}."
+    if recheck.latest is None:
+        return f"{measure}: no current result." if recheck.status == "start-unknown" else ""
+    reached = "target reached" if recheck.reached else "not in the target range"
+    return f"{measure} {_change(recheck)}: {reached}."
+
+
+def _change(recheck: Recheck) -> str:
+    """ "185 pg/mL (2026-07-29) → 190 pg/mL (2026-12-01)", or the latest result alone."""
+    latest = recheck.latest
+    assert latest is not None
+    after = f"{value_text(latest)} ({day(latest)})"
+    if recheck.baseline is None:
+        return after
+    return f"{value_text(recheck.baseline)} ({day(recheck.baseline)}) → {after}"
+
+
 def _lab_decision(prompt: SafetyPrompt) -> Decision:
     candidate = Candidate("lab_order", prompt.lab_order or "", "", (prompt.id,))
     return Decision(candidate, "allow", ())
@@ -437,7 +590,11 @@ def _context(assessments: Sequence[PathwayAssessment], kb: KnowledgeBase) -> _Co
         return None
     first = next(iter(findings.values()))
     inputs = list(
-        dict.fromkeys(_input(f, kb) for x in findings.values() for f in x.trace.labs.values())
+        dict.fromkeys(
+            (_input(f, kb), _input(f, kb, compact=True))
+            for x in findings.values()
+            for f in x.trace.labs.values()
+        )
     )
     ids = ", ".join(f"`{rule_id}`" for rule_id in findings)
     line = f"- *Context* · {first.rule.finding} ({ids}): shown, not acted on."
@@ -469,11 +626,13 @@ def _render(
     rule_ids = list(dict.fromkeys(r for i in everything for r in i.rule_ids))
     rule_ids += context.rule_ids if context else []
     citations = _sources(items)
-    inputs = list(dict.fromkeys(line for i in everything for line in i.inputs))
-    inputs += [line for line in (context.inputs if context else []) if line not in inputs]
-    missing = [line.removesuffix(NO_RESULT) for line in inputs if line.endswith(NO_RESULT)]
-    inputs = [line for line in inputs if not line.endswith(NO_RESULT)]
-    inputs += [f"No current result: {', '.join(missing)}"] if missing else []
+    inputs = list(dict.fromkeys(pair for i in everything for pair in i.inputs))
+    inputs += [pair for pair in (context.inputs if context else []) if pair not in inputs]
+    missing = [full.removesuffix(NO_RESULT) for full, _ in inputs if full.endswith(NO_RESULT)]
+    inputs = [pair for pair in inputs if not pair[0].endswith(NO_RESULT)]
+    if missing:
+        line = f"No current result: {', '.join(missing)}"
+        inputs.append((line, line))
     notes = list(dict.fromkeys(i.note for i in items if i.note))
     checked = _checked_line(items, snapshot, kb)
     lines = [i.line for i in everything] + ([context.line] if context else [])
@@ -496,9 +655,12 @@ def _render(
             lead.action,
         ]
     )
-    pathway = lead.pathway or next((i.pathway for i in items if i.pathway), None)
-    topic_code = pathway.id if pathway else "monitoring"
-    topic_display = pathway.name if pathway else "Monitoring"
+    pathway = lead.pathway or (
+        None if lead.topic else next((i.pathway for i in items if i.pathway), None)
+    )
+    topic_code, topic_display = (
+        (pathway.id, pathway.name) if pathway else lead.topic or ("monitoring", "Monitoring")
+    )
     card = Card(
         summary=summary,
         detail=detail,
@@ -519,7 +681,7 @@ def _render(
 
 
 def _detail(
-    inputs: list[str],
+    inputs: list[tuple[str, str]],
     lines: list[str],
     notes: list[str],
     checked: str,
@@ -530,13 +692,12 @@ def _detail(
     """The card's markdown at a level of compactness (0: thresholds with each band; 1: band
     words only; 2: two sources; 3: without the line of checks; 4: without pathway labels;
     5: one source): the first to fit is used. Every finding keeps its line and its inputs."""
-    if level >= 1:
-        inputs = [_without_threshold(line) for line in inputs]
+    shown_inputs = [compact if level >= 1 else full for full, compact in inputs]
     if level >= 4:
         lines = [_without_pathway(line) for line in lines]
     shown = citations[: MAX_SOURCES if level < 2 else 2 if level < 5 else 1]
     sections = [
-        "\n".join(["**Inputs**", *(f"- {line}" for line in inputs)]) if inputs else "",
+        "\n".join(["**Inputs**", *(f"- {line}" for line in shown_inputs)]) if inputs else "",
         "\n".join(["**Findings**", *lines]),
         "\n".join(f"*{note}*" for note in notes),
         checked if level < 3 else "",
@@ -553,16 +714,6 @@ def _without_pathway(line: str) -> str:
     """ "- *Methylation* · **B12 deficient** ..." -> "- **B12 deficient** ..."."""
     label, sep, rest = line.partition("* · ")
     return f"- {rest}" if sep and label.startswith("- *") else line
-
-
-def _without_threshold(line: str) -> str:
-    """ "... on 2026-11-10: low (AGA < 45 ng/mL ...)" -> "... on 2026-11-10: low"."""
-    head, sep, band = line.rpartition(": ")
-    if not sep or " (" not in band:
-        return line
-    word, _, rest = band.partition(" (")
-    derived = rest[rest.find("(derived") :] if "(derived" in rest else ""
-    return f"{head}{sep}{word}" + (f" {derived}" if derived else "")
 
 
 def _sources(items: Sequence[Item]) -> list[str]:
@@ -658,41 +809,40 @@ def _checked_line(items: Iterable[Item], snapshot: PatientSnapshot, kb: Knowledg
 
 
 def alert_card(hits: Sequence[SafetyHit], kb: KnowledgeBase) -> RenderedCard:
-    """The critical card of an alert rule (suicide risk): the answer that triggered it, what to
-    do now, the source; the only card while it applies."""
+    """The critical card of an alert rule (suicide risk): the answer that fired it, what to do
+    now, the sources; the only card while it applies."""
     hit = hits[0]
     rule = hit.rule
-    facts = list(hit.trace.labs.values())
-    conditions = list(hit.trace.conditions.values())
-    evidence = [
-        f"{kb.measures[f.measure_id].label} = {value_text(f)} ({day(f)})" for f in facts
-    ] + [f"{c.name} on record" for c in conditions]
-    lead = evidence[0] if evidence else rule.title
-    summary = fit(
-        [
-            f"{rule.title}: {lead}: {rule.advice}" if rule.advice else "",
-            f"{rule.title}: {rule.advice}" if rule.advice else "",
-            f"{rule.title}: {lead}",
-            rule.title,
-        ]
-    )
-    inputs = [_input(f, kb) for f in facts] + [f"**{c.name}** ({c.ref})" for c in conditions]
+    fired = hit.reason or hit.trace
+    said = answers(fired, rule, kb) or [rule.title]
+    advice = rule.advice or rule.message.split(".")[0]
+    # The answer that fired first, then what to do now.
+    summary = fit([f"{said[0]}: {advice}", f"{rule.title}: {advice}", rule.title])
+    inputs = [_input(f, kb) for f in fired.labs.values()]
+    inputs += [f"Condition: {c.name} ({c.ref})" for c in fired.conditions.values()]
     others = [h.rule.title for h in hits[1:]]
-    lines = [
-        f"**{rule.message.strip()}**",
-        "",
-        f"- Input: {'; '.join(inputs)}." if inputs else "",
-        f"- Rule `{rule.id}`: {rule.statement.strip()}",
-        f"- Also: {joined(others)}." if others else "",
-        "",
-        "Sources: "
-        + " · ".join(citation_line(kb.citations[c]) for c in rule.citations[:MAX_SOURCES]),
-        "",
-        f"*{kb.manifest.name} {kb.version}; for the clinician caring for this patient.*",
-    ]
+    grade = f", grade {rule.grade}" if rule.grade else ""
+    detail = ""
+    for sources in (3, 2, 1):
+        lines = [
+            f"**Answer**: {'; '.join(said)}",
+            rule.message.strip(),
+            "**Inputs**\n" + "\n".join(f"- {line}" for line in inputs) if inputs else "",
+            f"Rule `{rule.id}`{grade}: {rule.title}."
+            + (f" Also: {joined(others)}." if others else ""),
+            "Sources: "
+            + " · ".join(
+                f"[{n}] {citation_line(kb.citations[c])}"
+                for n, c in enumerate(rule.citations[:sources], 1)
+            ),
+            f"*Knowledge base {kb.version} · the full rule: the Why link.*",
+        ]
+        detail = "\n\n".join(line for line in lines if line)
+        if len(detail) <= DETAIL_BUDGET:
+            break
     card = Card(
         summary=summary,
-        detail="\n".join(line for line in lines if line is not None).replace("\n\n\n", "\n\n"),
+        detail=detail,
         indicator="critical",
         source=Source(
             label=f"{SOURCE_LABEL}: safety",

@@ -10,13 +10,26 @@ not a reason for a card: they are shown on the cards of other findings.
 from __future__ import annotations
 
 from cds_service.engine.predicates import holds
-from cds_service.engine.types import Finding, PathwayAssessment, PathwayStatus, Trace
+from cds_service.engine.types import (
+    Finding,
+    FindingCause,
+    PathwayAssessment,
+    PathwayStatus,
+    Trace,
+)
 from cds_service.knowledge import KnowledgeBase
-from cds_service.knowledge.schema import NON_ACTIONABLE_FLAGS
+from cds_service.knowledge.schema import NON_ACTIONABLE_FLAGS, Rule
 from cds_service.snapshot.facts import PatientSnapshot
 
 # Lower = shown first; a pathway's weight is its most serious finding.
-SEVERITY_RANK = {"limitation": 0, "caution": 1, "uncertain": 2, "option": 3, "context": 4}
+SEVERITY_RANK = {
+    "urgent": 0,
+    "limitation": 1,
+    "caution": 2,
+    "uncertain": 3,
+    "option": 4,
+    "context": 5,
+}
 
 
 def assess(snapshot: PatientSnapshot, kb: KnowledgeBase) -> list[PathwayAssessment]:
@@ -25,12 +38,18 @@ def assess(snapshot: PatientSnapshot, kb: KnowledgeBase) -> list[PathwayAssessme
     for rule in kb.rules:
         trace = Trace()
         if holds(rule.when, snapshot, trace):
-            findings[rule.pathway].append(Finding(rule, trace))
+            findings[rule.pathway].append(Finding(rule, trace, _causes(rule, snapshot)))
     context = tuple(f for fired in findings.values() for f in fired if f.rule.severity == "context")
     assessments = []
     for pathway in kb.pathways.values():
         present = tuple(snapshot.labs[m] for m in pathway.markers if m in snapshot.labs)
-        missing = tuple(m for m in pathway.markers if m not in snapshot.labs)
+        # A marker stood in for by a current substitute (CRP by hs-CRP) is not missing.
+        missing = tuple(
+            m
+            for m in pathway.markers
+            if m not in snapshot.labs
+            and not any(s in snapshot.labs for s in kb.measures[m].substitutes)
+        )
         interpretable = [
             f
             for f in present
@@ -41,7 +60,7 @@ def assess(snapshot: PatientSnapshot, kb: KnowledgeBase) -> list[PathwayAssessme
         assessments.append(
             PathwayAssessment(
                 pathway,
-                _status(fired, bool(interpretable)),
+                status_of(fired, bool(interpretable)),
                 fired,
                 present,
                 missing,
@@ -52,9 +71,20 @@ def assess(snapshot: PatientSnapshot, kb: KnowledgeBase) -> list[PathwayAssessme
     return sorted(assessments, key=_relevance)
 
 
-def _status(findings: tuple[Finding, ...], interpretable: bool) -> PathwayStatus:
+def _causes(rule: Rule, snapshot: PatientSnapshot) -> tuple[FindingCause, ...]:
+    """The rule's likely causes that the record shows, each with what showed it."""
+    found = []
+    for cause in rule.causes:
+        trace = Trace()
+        if holds(cause.when, snapshot, trace):
+            found.append(FindingCause(cause.label, trace))
+    return tuple(found)
+
+
+def status_of(findings: tuple[Finding, ...], interpretable: bool) -> PathwayStatus:
+    """A pathway's status from its findings (an urgent finding is a possible limitation)."""
     severities = {f.rule.severity for f in findings}
-    if "limitation" in severities:
+    if severities & {"urgent", "limitation"}:
         return "possible limitation"
     if "uncertain" in severities or not interpretable:
         return "insufficient data"

@@ -10,6 +10,7 @@ from cds_service.engine.types import Trace
 from cds_service.knowledge.schema import (
     AgePredicate,
     AllPredicate,
+    AlwaysPredicate,
     AnyPredicate,
     ConditionPredicate,
     LabPredicate,
@@ -46,6 +47,8 @@ def holds(predicate: Predicate, snapshot: PatientSnapshot, trace: Trace) -> bool
         return predicate.if_unknown if age is None else predicate.age.contains(age)
     if isinstance(predicate, SexPredicate):
         return snapshot.sex == predicate.sex
+    if isinstance(predicate, AlwaysPredicate):
+        return True
     raise TypeError(f"unknown predicate {type(predicate).__name__}")  # pragma: no cover
 
 

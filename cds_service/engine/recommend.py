@@ -4,11 +4,13 @@ The rules propose; ``engine/safety.py`` decides what is blocked. Here only knowl
 hygiene happens: one candidate per (pathway, target); a lab order is dropped while a current
 result would make it redundant (unless the rule asks for a repeat) and appears only on the
 most relevant card that asks for it; a pathway that allows no precursor suggestions
-(GABA/glutamate) never yields one, even if a rule were edited to try.
+(GABA/glutamate) never yields one, even if a rule were edited to try; a supplement the patient
+already takes (an active order or statement, or another regimen of it) is never suggested again.
 """
 
 from __future__ import annotations
 
+from cds_service.engine.focus import taken_interventions
 from cds_service.engine.types import Candidate, PathwayAssessment
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import LabOrderSuggestion, MedicationSuggestion
@@ -24,6 +26,7 @@ def recommend(
     merged: dict[tuple[str, str, str], list[str]] = {}
     prerequisites: dict[tuple[str, str, str], dict[str, None]] = {}
     ordered_labs: dict[str, str] = {}  # lab order id -> the pathway that shows it
+    taken = set(taken_interventions(snapshot, kb)) if snapshot and kb else set()
     for assessment in assessments:
         pathway = assessment.pathway
         for finding in assessment.findings:
@@ -31,6 +34,8 @@ def recommend(
                 if isinstance(suggestion, MedicationSuggestion):
                     if _precursor_not_allowed(suggestion, pathway.precursor_suggestions, kb):
                         continue
+                    if kb is not None and kb.base_intervention(suggestion.medication) in taken:
+                        continue  # already taken: the follow-up speaks of it (engine/focus.py)
                     key = ("medication", suggestion.medication, pathway.id)
                 elif isinstance(suggestion, LabOrderSuggestion):
                     if _redundant(suggestion, snapshot, kb):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from cds_service.engine.predicates import holds
 from cds_service.engine.types import Candidate, Decision, SafetyHit, Trace, Verdict
 from cds_service.knowledge import KnowledgeBase
-from cds_service.knowledge.schema import Intervention, SafetyRule
+from cds_service.knowledge.schema import AnyPredicate, Intervention, Predicate, SafetyRule
 from cds_service.knowledge.units import canonical_amount, convert
 from cds_service.snapshot.doses import DoseEstimate
 from cds_service.snapshot.facts import MedicationFact, PatientSnapshot
@@ -284,11 +284,22 @@ def replacements(decision: Decision) -> list[Candidate]:
 
 
 def alert_hits(snapshot: PatientSnapshot, kb: KnowledgeBase) -> tuple[SafetyHit, ...]:
-    """Rules whose trigger alone warrants a critical card for this patient (e.g. suicide risk)."""
+    """Rules whose trigger alone warrants a critical card for this patient (e.g. suicide risk),
+    each with the alternative of its trigger that held (the answer the card states)."""
     hits = []
     for rule in kb.safety_rules:
         if rule.alert:
             trace = Trace()
             if holds(rule.trigger, snapshot, trace):
-                hits.append(SafetyHit(rule, trace))
+                hits.append(SafetyHit(rule, trace, reason=_what_held(rule.trigger, snapshot)))
     return tuple(hits)
+
+
+def _what_held(trigger: Predicate, snapshot: PatientSnapshot) -> Trace:
+    """The inputs of the first alternative of an ``any`` trigger that holds (else of the whole
+    trigger), without the inputs of alternatives that did not."""
+    for alternative in trigger.any if isinstance(trigger, AnyPredicate) else [trigger]:
+        trace = Trace()
+        if holds(alternative, snapshot, trace):
+            return trace
+    return Trace()  # pragma: no cover - called only when the trigger holds

@@ -35,9 +35,18 @@ class Trace:
 
 
 @dataclass(frozen=True, slots=True)
+class FindingCause:
+    """A likely cause of a finding found on the record (rule ``causes``), with what showed it."""
+
+    label: str
+    trace: Trace
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     rule: Rule
     trace: Trace
+    causes: tuple[FindingCause, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +63,11 @@ class PathwayAssessment:
     def actionable(self) -> bool:
         """Worth a card: a finding other than context (context alone is never a card)."""
         return any(f.rule.severity != "context" for f in self.findings)
+
+    @property
+    def urgent(self) -> bool:
+        """A finding needs prompt action (its card is a `warning`, whatever the options)."""
+        return any(f.rule.severity == "urgent" for f in self.findings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +88,9 @@ class SafetyHit:
     trace: Trace
     # How the dose bore on a dose-dependent rule, e.g. "dose unknown: assumed above 5 mg/day".
     dose_note: str | None = None
+    # For an alert whose trigger is a list of alternatives: what the first alternative that
+    # held read (the answer that fired, e.g. PHQ-9 item 9 = 2), for the card to state.
+    reason: Trace | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from cds_service.knowledge.schema import (
     ConditionClass,
     Definition,
     DerivedMeasure,
+    FollowUp,
     Ingredient,
     Intervention,
     LabOrder,
@@ -88,6 +89,8 @@ class KnowledgeBase:
     intervention_names: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     # Measures computed when the lab sent none (derived.yaml), e.g. eGFR from creatinine.
     derived: tuple[DerivedMeasure, ...] = ()
+    # Rechecks of supplements already taken (follow_up.yaml), by base intervention id.
+    follow_ups: dict[str, tuple[FollowUp, ...]] = field(default_factory=dict, repr=False)
     # Per-process memo of pure look-ups over this knowledge base (snapshot/classify.py): a hospital's
     # drug and problem-list codes repeat across patients. Not an init field, so a copy made
     # with dataclasses.replace starts empty instead of sharing answers from other tables.
@@ -98,6 +101,10 @@ class KnowledgeBase:
     @property
     def version(self) -> str:
         return self.manifest.version
+
+    def base_intervention(self, intervention_id: str) -> str:
+        """The intervention a variant is a regimen of (itself when it is no variant)."""
+        return self.interventions[intervention_id].variant_of or intervention_id
 
     def uri(self, alias: str) -> str:
         return self.system_uris[alias]

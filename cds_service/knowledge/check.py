@@ -3,7 +3,8 @@
 The loader already refuses what would make the service wrong at start-up (schema errors,
 unknown code systems, rules without citations, duplicate codes, dangling references,
 supplement rules reading research-only markers or contested bands). ``content_problems``
-adds questionnaire scoring that adds up and interventions no rule can reach; ``unverified``
+adds questionnaire scoring that adds up, interventions no rule can reach, and one publication
+cited under two ids (a PMID or DOI copied onto the wrong entry); ``unverified``
 lists the codes and citations still marked as author knowledge, for the reviewer, not as
 errors. ``cds-service check-knowledge`` (cli/knowledge.py) adds the service definitions and
 every suggestion built as FHIR R4 (cards/check.py).
@@ -17,7 +18,7 @@ from cds_service.knowledge.schema import MedicationSuggestion, Questionnaire
 
 def content_problems(kb: KnowledgeBase) -> list[str]:
     """Defects the loader lets through because only a review needs them fixed."""
-    return _questionnaires(kb) + _reachable(kb)
+    return _questionnaires(kb) + _reachable(kb) + _duplicate_identifiers(kb)
 
 
 def _questionnaires(kb: KnowledgeBase) -> list[str]:
@@ -57,6 +58,30 @@ def _reachable(kb: KnowledgeBase) -> list[str]:
         for i in kb.interventions
         if i not in suggested
     ]
+
+
+def _duplicate_identifiers(kb: KnowledgeBase) -> list[str]:
+    """A PMID or DOI under two citation ids: one of them carries another paper's identifier
+    (king-bond-2016 once carried Refsum 2004's), or one paper is cited twice."""
+    owners: dict[tuple[str, str], list[str]] = {}
+    for citation in kb.citations.values():
+        if citation.pmid:
+            owners.setdefault(("PMID", citation.pmid.strip()), []).append(citation.id)
+        if citation.doi:
+            owners.setdefault(("DOI", _doi_key(citation.doi)), []).append(citation.id)
+    return [
+        f"citations*.yaml: {kind} {value} is used by {', '.join(ids)}"
+        for (kind, value), ids in owners.items()
+        if len(ids) > 1
+    ]
+
+
+def _doi_key(doi: str) -> str:
+    """DOIs are case-insensitive; "doi:" and resolver prefixes are not part of the name."""
+    key = doi.strip().lower()
+    for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:"):
+        key = key.removeprefix(prefix)
+    return key
 
 
 def unverified(kb: KnowledgeBase) -> list[str]:

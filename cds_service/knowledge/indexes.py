@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 
 from cds_service.knowledge.schema import (
     ConditionClass,
+    FollowUp,
     Ingredient,
     Intervention,
     Measure,
@@ -101,9 +102,11 @@ def intervention_codes(
     interventions: Mapping[str, Intervention], system_uris: Mapping[str, str]
 ) -> dict[tuple[str, str], str]:
     """(system URI, code) of each intervention's ingredient -> intervention id (unique: the
-    validator refuses a code used twice)."""
+    validator refuses a code used twice, except by a variant, which maps to its base)."""
     return {
-        (system_uris[i.ingredient.system], i.ingredient.code): i.id for i in interventions.values()
+        (system_uris[i.ingredient.system], i.ingredient.code): i.id
+        for i in interventions.values()
+        if i.variant_of is None
     }
 
 
@@ -147,3 +150,11 @@ def safety_rules_by_intervention(
         )
         for intervention in interventions.values()
     }
+
+
+def follow_ups_by_intervention(items: Iterable[FollowUp]) -> dict[str, tuple[FollowUp, ...]]:
+    """Base intervention id -> its rechecks, in file order."""
+    index: dict[str, list[FollowUp]] = {}
+    for item in items:
+        index.setdefault(item.intervention, []).append(item)
+    return {intervention: tuple(rechecks) for intervention, rechecks in index.items()}

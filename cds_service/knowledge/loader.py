@@ -20,6 +20,7 @@ from cds_service.knowledge.validators import (
     load_conditions,
     load_definitions,
     load_derived,
+    load_follow_up,
     load_guidance,
     load_interventions,
     load_lab_orders,
@@ -79,6 +80,13 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         check=check,
     )
     derived = load_derived(root, measures.by_id, check)
+    follow_up = load_follow_up(
+        root,
+        interventions=interventions,
+        measures=measures.by_id,
+        lab_orders=lab_orders,
+        check=check,
+    )
     ingredient_names = indexes.ingredient_names(medications.ingredients)
     questionnaire_urls, questionnaire_items = indexes.questionnaire_index(measures.by_id)
     return KnowledgeBase(
@@ -129,4 +137,5 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         intervention_codes=indexes.intervention_codes(interventions, manifest.code_systems),
         intervention_names=indexes.intervention_names(interventions),
         derived=derived,
+        follow_ups=indexes.follow_ups_by_intervention(follow_up),
     )

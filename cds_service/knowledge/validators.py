@@ -20,6 +20,7 @@ from cds_service.knowledge.schema import (
     ConditionClass,
     Definition,
     DerivedMeasure,
+    FollowUp,
     Ingredient,
     Intervention,
     LabOrder,
@@ -44,6 +45,7 @@ from cds_service.knowledge.schema.files import (
     ConditionsFile,
     DefinitionsFile,
     DerivedFile,
+    FollowUpFile,
     InterventionsFile,
     LabOrdersFile,
     MedicationsFile,
@@ -189,9 +191,20 @@ def load_interventions(
             if pathway_id not in pathways:
                 raise KnowledgeError(f"{where}: unknown pathway {pathway_id!r}")
         key = (uri, intervention.ingredient.code)
+        if intervention.variant_of is not None:
+            continue  # checked below, once every base intervention's code is known
         if key in codes:
             raise KnowledgeError(f"{where}: code {key[1]} is also used by {codes[key]}")
         codes[key] = intervention.id
+    for intervention in interventions.values():
+        base = intervention.variant_of
+        if base is None:
+            continue
+        where = f"interventions.yaml: {intervention.id}"
+        if base not in interventions or interventions[base].variant_of is not None:
+            raise KnowledgeError(f"{where}: variant_of {base!r} is not a base intervention")
+        if interventions[base].ingredient != intervention.ingredient:
+            raise KnowledgeError(f"{where}: a variant must share the ingredient of {base}")
     return interventions
 
 
@@ -292,7 +305,13 @@ def load_rules(
     resolved = []
     for rule in rules:
         where = f"rules/: {rule.id}"
-        rule = rule.model_copy(update={"when": resolve(where, rule.when, definitions)})
+        causes = [
+            cause.model_copy(update={"when": resolve(where, cause.when, definitions)})
+            for cause in rule.causes
+        ]
+        rule = rule.model_copy(
+            update={"when": resolve(where, rule.when, definitions), "causes": causes}
+        )
         resolved.append(rule)
         check.citations(where, rule.citations, required=True)
         if rule.pathway not in pathways:
@@ -303,6 +322,8 @@ def load_rules(
             raise KnowledgeError(f"{where}: lead {rule.lead!r} is not a measure the rule reads")
         if rule.severity not in ("context", "option") and not (rule.suggest or rule.advice):
             raise KnowledgeError(f"{where}: a rule that suggests nothing needs advice")
+        for cause in rule.causes:
+            refs.predicate(f"{where}: cause {cause.label!r}", cause.when)
         suggests_medication = False
         for suggestion in rule.suggest:
             if isinstance(suggestion, MedicationSuggestion):
@@ -478,4 +499,42 @@ def load_derived(
         for code in item.input_codes:
             if code not in known:
                 raise KnowledgeError(f"{where}: input code {code} is not a code of {item.input}")
+    return tuple(items)
+
+
+def load_follow_up(
+    root: Path,
+    *,
+    interventions: Mapping[str, Intervention],
+    measures: Mapping[str, Measure],
+    lab_orders: Mapping[str, LabOrder],
+    check: Checker,
+) -> tuple[FollowUp, ...]:
+    """follow_up.yaml (optional): each recheck names a base intervention, a measure and its
+    bands, and a lab order that the measure satisfies."""
+    path = root / "follow_up.yaml"
+    if not path.exists():
+        return ()
+    items = parse(path, FollowUpFile).follow_up
+    unique(items, "follow_up.yaml", "follow-up")
+    for item in items:
+        where = f"follow_up.yaml: {item.id}"
+        check.citations(where, item.citations, required=True)
+        intervention = interventions.get(item.intervention)
+        if intervention is None or intervention.variant_of is not None:
+            raise KnowledgeError(f"{where}: {item.intervention!r} is not a base intervention")
+        measure = measures.get(item.measure)
+        if measure is None:
+            raise KnowledgeError(f"{where}: unknown measure {item.measure!r}")
+        known = {b.id for b in measure.bands}
+        for band in [*item.target_bands, *item.baseline_bands]:
+            if band not in known:
+                raise KnowledgeError(f"{where}: {item.measure} has no band {band!r}")
+        order = lab_orders.get(item.lab_order)
+        if order is None:
+            raise KnowledgeError(f"{where}: unknown lab order {item.lab_order!r}")
+        if item.measure not in order.satisfied_by:
+            raise KnowledgeError(
+                f"{where}: lab order {item.lab_order} does not measure {item.measure}"
+            )
     return tuple(items)

@@ -68,6 +68,12 @@ class LabFact:
     stale: bool = False
     method: str | None = None  # assay method the code implies (omega-3 index: rbc / plasma)
     derivation: Derivation | None = None  # set when the service computed the value
+    # The label of the band that applied, where bands share an id across sexes or methods
+    # (e.g. "anaemia (WHO < 13 g/dL, men)"); None: the band's id names one label.
+    band_label: str | None = None
+    # The next older usable result of the same measure (same canonical unit), for the trend a
+    # card shows beside the value; None when there is none. It carries no previous of its own.
+    previous: LabFact | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +144,9 @@ class PatientSnapshot:
     # Why a measure has no value although related data exist (e.g. "eGFR not derived: sex not
     # recorded"), shown beside the missing input on cards.
     notes: Mapping[str, str] = field(default_factory=dict)
+    # Measure id -> the newest usable result on or before the start of a current supplement
+    # that the measure follows up (follow_up.yaml): the "before" of a before -> after.
+    baselines: Mapping[str, LabFact] = field(default_factory=dict)
 
     @property
     def age(self) -> int | None:

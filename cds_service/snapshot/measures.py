@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from cds_service.knowledge import KnowledgeBase
-from cds_service.knowledge.schema import Measure
+from cds_service.knowledge.schema import Band, Measure
 from cds_service.knowledge.units import normalise_unit
 from cds_service.snapshot.facts import LabFact
 from cds_service.snapshot.values import MAPPING, as_list, codings, concept_text, finite_number
@@ -71,10 +71,23 @@ def settle_bands(
     settled = dict(facts)
     for measure_id, fact in facts.items():
         measure = kb.measures[measure_id]
-        if fact.value is not None and sex is not None and any(b.sex for b in measure.bands):
-            band = band_for(measure, fact.value, fact.comparator, sex=sex, method=fact.method)
-            settled[measure_id] = replace(fact, band=band)
+        if sex is not None and any(b.sex for b in measure.bands):
+            settled[measure_id] = _settled(measure, fact, sex)
     return settled
+
+
+def _settled(measure: Measure, fact: LabFact, sex: str) -> LabFact:
+    """The fact (and its previous result) re-banded for the patient's sex."""
+    previous = fact.previous and _settled(measure, fact.previous, sex)
+    if fact.value is None:
+        return fact if previous is fact.previous else replace(fact, previous=previous)
+    band = band_match(measure, fact.value, fact.comparator, sex=sex, method=fact.method)
+    return replace(
+        fact,
+        band=band.id if band else None,
+        band_label=band.label if band else None,
+        previous=previous,
+    )
 
 
 def band_for(
@@ -85,16 +98,30 @@ def band_for(
     sex: str | None = None,
     method: str | None = None,
 ) -> str | None:
+    """The id of the band holding the value (see ``band_match``)."""
+    band = band_match(measure, value, comparator, sex=sex, method=method)
+    return band.id if band is not None else None
+
+
+def band_match(
+    measure: Measure,
+    value: float,
+    comparator: str | None,
+    *,
+    sex: str | None = None,
+    method: str | None = None,
+) -> Band | None:
     """The band holding the value; for a bound ("<5") only a band holding the whole interval.
 
     Bands are tried in order; those for another sex or assay method are skipped, so with an
-    unknown sex the general (conservative) band applies.
+    unknown sex the general (conservative) band applies. Several bands may share an id (one per
+    sex or method, each with its own label): the one returned is the one that applied.
     """
     bands = [b for b in measure.bands if b.applies(sex, method) and (b.lower or b.upper)]
     if comparator is None:
         for band in bands:
             if band.contains(value):
-                return band.id
+                return band
         return None
     below = comparator in ("<", "<=")
     for band in bands:
@@ -106,13 +133,13 @@ def band_for(
                 or value < upper[0]
                 or (value == upper[0] and (upper[1] or comparator == "<"))
             ):
-                return band.id
+                return band
         elif upper is None and (
             lower is None
             or value > lower[0]
             or (value == lower[0] and (lower[1] or comparator == ">"))
         ):
-            return band.id
+            return band
     return None
 
 
@@ -146,6 +173,9 @@ def qualitative_band(
     texts = []
     if isinstance(carrier.get("valueString"), str):
         texts.append(carrier["valueString"])
+    boolean = carrier.get("valueBoolean")
+    if isinstance(boolean, bool):  # a yes/no answer (C-SSRS items), matched as "true"/"false"
+        texts.append("true" if boolean else "false")
     text = concept_text(concept) if concept is not None else None
     if text:
         texts.append(text)
@@ -162,3 +192,19 @@ def qualitative_band(
         if folded & {t.lower() for t in qualitative.texts}:
             return qualitative.band, texts[0]
     return None, texts[0] if texts else "coded result"
+
+
+def coded_score(measure: Measure, carrier: Mapping[str, Any]) -> float | None:
+    """The score of a coded questionnaire answer (``answer_scores``), e.g. LA6569-3 = 1; a
+    boolean answer scores 1 or 0 when the measure scores yes/no; None otherwise."""
+    scores = getattr(measure, "answer_scores", None)
+    if not scores:
+        return None
+    boolean = carrier.get("valueBoolean")
+    if isinstance(boolean, bool):
+        return 1.0 if boolean else 0.0
+    for coding in codings(carrier.get("valueCodeableConcept")):
+        code = coding.get("code")
+        if isinstance(code, str) and code in scores:
+            return float(scores[code])
+    return None

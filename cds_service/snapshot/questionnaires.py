@@ -155,6 +155,9 @@ _END = object()
 
 
 def _answer_score(answer: Mapping[str, Any], coded: Mapping[str, float]) -> float | None:
+    boolean = answer.get("valueBoolean")
+    if isinstance(boolean, bool):  # yes/no items (C-SSRS): yes scores 1
+        return 1.0 if boolean else 0.0
     for key in ("valueInteger", "valueDecimal"):
         number = finite_number(answer.get(key))
         if number is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from operator import itemgetter
 from typing import Any
@@ -44,7 +45,8 @@ from cds_service.snapshot.facts import (
     PatientSnapshot,
 )
 from cds_service.snapshot.measures import (
-    band_for,
+    band_match,
+    coded_score,
     default_unit,
     measure_of,
     method_of,
@@ -95,6 +97,7 @@ class _Reader:
         self.loinc = kb.system_uris.get("loinc")
         self.latest: dict[str, LabFact] = {}
         self.latest_stale: dict[str, LabFact] = {}
+        self.baselines: dict[str, LabFact] = {}
         # measure id -> dated results not yet read: only the newest usable one is converted.
         self.candidates: dict[str, list[_Candidate]] = {}
         self.ignored: list[Ignored] = []
@@ -162,25 +165,51 @@ class _Reader:
     def _ignore(self, resource: Mapping[str, Any], reason: str) -> None:
         self.ignored.append(Ignored(resource_ref(resource), reason))
 
-    def settle_labs(self) -> None:
-        """Per measure, read results newest first and keep the first usable one.
+    def settle_labs(self, anchors: Mapping[str, datetime]) -> None:
+        """Per measure, read results newest first: the first usable one is the result, the next
+        usable one its ``previous`` (for the trend a card shows); for a measure in ``anchors``
+        (the start of a supplement it follows up), also the baseline before that start.
 
-        A patient record holds many results per analyte over the years; only the latest is
-        used, so older ones are never converted (a usable older result is superseded, not
-        "not checked"). Newer results that cannot be used are named in ``ignored``.
+        A patient record holds many results per analyte over the years; only these two are
+        converted (a usable older result is superseded, not "not checked"). Newer results that
+        cannot be used are named in ``ignored``; older ones passed over on the way to the
+        previous result are not (they were never the result).
         """
         for measure_id, candidates in self.candidates.items():
             # Stable sort: of two results with the same time, the first in the data wins.
             candidates.sort(key=itemgetter(0), reverse=True)
-            for candidate in candidates:
-                effective, carrier, measure, code = candidate
-                ref = resource_ref(carrier)
-                stale = self.now - effective > timedelta(days=measure.stale_after_days)
-                fact = self._value(ref, carrier, measure, code, effective, stale)
-                if fact is None:
-                    continue
-                (self.latest_stale if stale else self.latest)[measure_id] = fact
-                break
+            fact: LabFact | None = None
+            for index, candidate in enumerate(candidates):
+                fact = self._read(candidate)
+                if fact is not None:
+                    previous = self._first_usable(candidates[index + 1 :])
+                    if previous is not None:
+                        fact = replace(fact, previous=previous)
+                    break
+            if fact is not None:
+                (self.latest_stale if fact.stale else self.latest)[measure_id] = fact
+            anchor = anchors.get(measure_id)
+            if anchor is not None:
+                # The baseline of a supplement taken since ``anchor``: the newest usable result
+                # on or before that day (results later that day count as follow-up).
+                before = [c for c in candidates if c[0].date() <= anchor.date()]
+                baseline = self._first_usable(before)
+                if baseline is not None:
+                    self.baselines[measure_id] = baseline
+
+    def _read(self, candidate: _Candidate, *, quiet: bool = False) -> LabFact | None:
+        effective, carrier, measure, code = candidate
+        stale = self.now - effective > timedelta(days=measure.stale_after_days)
+        return self._value(
+            resource_ref(carrier), carrier, measure, code, effective, stale, quiet=quiet
+        )
+
+    def _first_usable(self, candidates: Iterable[_Candidate]) -> LabFact | None:
+        for candidate in candidates:
+            fact = self._read(candidate, quiet=True)
+            if fact is not None:
+                return fact
+        return None
 
     def _value(
         self,
@@ -190,8 +219,13 @@ class _Reader:
         code: str,
         effective: datetime,
         stale: bool = False,
+        *,
+        quiet: bool = False,
     ) -> LabFact | None:
+        """The result as a fact in the canonical unit, or None (named in ``ignored`` unless
+        ``quiet``) when it cannot be used."""
         rid = ref
+        ignored = [] if quiet else self.ignored
         if "valueQuantity" in carrier or "valueInteger" in carrier or "valueDecimal" in carrier:
             quantity = carrier.get("valueQuantity")
             unit_fields: tuple[Any, ...] = ()
@@ -203,28 +237,28 @@ class _Reader:
                 number = finite_number(carrier.get("valueInteger", carrier.get("valueDecimal")))
                 comparator = None
             if number is None:
-                self.ignored.append(Ignored(rid, "value is not a finite number"))
+                ignored.append(Ignored(rid, "value is not a finite number"))
                 return None
             if number < 0:
                 # Concentrations and questionnaire scores are never negative: a data error.
-                self.ignored.append(Ignored(rid, "value is negative"))
+                ignored.append(Ignored(rid, "value is negative"))
                 return None
             if comparator is not None and (
                 not isinstance(comparator, str) or comparator not in COMPARATORS
             ):
-                self.ignored.append(Ignored(rid, f"unknown comparator {_shown(comparator)}"))
+                ignored.append(Ignored(rid, f"unknown comparator {_shown(comparator)}"))
                 return None
             factors = self.kb.unit_factors[measure.id]
             unit = next((u for u in unit_fields if isinstance(u, str) and u.strip()), None)
             if unit is None and any(u is not None and u != "" for u in unit_fields):
                 # A unit is there but unreadable (a number, a list...): do not guess one.
-                self.ignored.append(Ignored(rid, "unit is not readable"))
+                ignored.append(Ignored(rid, "unit is not readable"))
                 return None
             if unit is None:
                 unit = default_unit(measure, code)
             factor = factors.get(normalise_unit(unit)) if unit else None
             if factor is None:
-                self.ignored.append(
+                ignored.append(
                     Ignored(rid, f"unit {_shown(unit)} not convertible for {measure.name}")
                 )
                 return None
@@ -233,15 +267,16 @@ class _Reader:
             rounded = float(f"{raw:.10g}")
             value = rounded if math.isfinite(rounded) else raw  # rounding 1.79e308 gives inf
             if not math.isfinite(value):
-                self.ignored.append(Ignored(rid, "value out of range after unit conversion"))
+                ignored.append(Ignored(rid, "value out of range after unit conversion"))
                 return None
             if isinstance(measure, Questionnaire) and not (
                 measure.min_score <= value <= measure.max_score
             ):
-                self.ignored.append(Ignored(rid, f"score {number:g} outside {measure.name} range"))
+                ignored.append(Ignored(rid, f"score {number:g} outside {measure.name} range"))
                 return None
             low, high = reference_range(carrier, factors)
             method = method_of(measure, code)
+            matched = band_match(measure, value, comparator, sex=None, method=method)
             return LabFact(
                 measure_id=measure.id,
                 value=value,
@@ -252,20 +287,27 @@ class _Reader:
                 effective=effective,
                 resource_id=rid,
                 # Sex-specific bands are settled once the Patient has been read (build_snapshot).
-                band=band_for(measure, value, comparator, sex=None, method=method),
+                band=matched.id if matched else None,
+                # Method-specific bands share ids (omega-3 index): keep the label that applied.
+                band_label=matched.label if matched and method else None,
                 reference_low=low,
                 reference_high=high,
                 method=method,
                 stale=stale,
             )
-        if measure.qualitative and ("valueCodeableConcept" in carrier or "valueString" in carrier):
+        if measure.qualitative and (
+            "valueCodeableConcept" in carrier
+            or "valueString" in carrier
+            or "valueBoolean" in carrier
+        ):
             band, text = qualitative_band(self.kb, measure, carrier)
             if band is None:
-                self.ignored.append(Ignored(rid, f"result {text!r} not recognised"))
+                ignored.append(Ignored(rid, f"result {text!r} not recognised"))
                 return None
             return LabFact(
                 measure_id=measure.id,
-                value=None,
+                # A coded questionnaire answer keeps its score (PHQ-9 item 9 "several days" = 1).
+                value=coded_score(measure, carrier),
                 comparator=None,
                 unit="",
                 reported=text,
@@ -277,9 +319,9 @@ class _Reader:
             )
         if "valueString" in carrier:
             # A quantity written as text ("<5", "12 ng/mL") has no reliable unit: not used.
-            self.ignored.append(Ignored(rid, "value given as text, not as a quantity"))
+            ignored.append(Ignored(rid, "value given as text, not as a quantity"))
             return None
-        self.ignored.append(Ignored(rid, "no value"))
+        ignored.append(Ignored(rid, "no value"))
         return None
 
     # -- Medications -----------------------------------------------------------------------
@@ -440,8 +482,6 @@ def build_snapshot(
             reader.patient(resource)
         elif rtype == "QuestionnaireResponse":
             questionnaire_responses.append(resource)
-    reader.settle_labs()
-
     medications = []
     for resource in reader.med_resources:
         fact = reader.medication_fact(resource, draft=False, selected=False)
@@ -449,6 +489,7 @@ def build_snapshot(
             continue
         if fact.active or fact.recent:
             medications.append(fact)
+    reader.settle_labs(_follow_up_anchors(kb, medications))
 
     # No selections (patient-view, order-sign, or a client omitting them): every draft counts.
     selected = {s for s in selections if isinstance(s, str)} if selections is not None else None
@@ -488,6 +529,7 @@ def build_snapshot(
         for k, v in settle_bands(kb, reader.latest_stale, reader.sex).items()
         if k not in latest
     }
+    baselines = settle_bands(kb, reader.baselines, reader.sex) if reader.baselines else {}
     return PatientSnapshot(
         patient_id=patient_id,
         now=now,
@@ -503,10 +545,30 @@ def build_snapshot(
         patient_found=reader.patient_found,
         questionnaire_responses=tuple(questionnaire_responses),
         notes=notes,
+        baselines=baselines,
     )
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _follow_up_anchors(
+    kb: KnowledgeBase, medications: Iterable[MedicationFact]
+) -> dict[str, datetime]:
+    """Measure id -> the earliest start of a current supplement that follow_up.yaml rechecks
+    with it: the day before which the measure's baseline is read."""
+    anchors: dict[str, datetime] = {}
+    if not kb.follow_ups:
+        return anchors
+    for fact in medications:
+        if not fact.active or fact.start_date is None:
+            continue
+        for intervention_id in fact.interventions:
+            for recheck in kb.follow_ups.get(kb.base_intervention(intervention_id), ()):
+                known = anchors.get(recheck.measure)
+                if known is None or fact.start_date < known:
+                    anchors[recheck.measure] = fact.start_date
+    return anchors
 
 
 def _shown(value: Any) -> str:

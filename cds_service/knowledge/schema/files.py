@@ -10,6 +10,7 @@ from cds_service.knowledge.schema.drugs import ConditionClass, Ingredient, Medic
 from cds_service.knowledge.schema.measures import Analyte, Questionnaire
 from cds_service.knowledge.schema.rules import (
     Definition,
+    FollowUp,
     Intervention,
     LabOrder,
     MedicationGuidance,
@@ -79,3 +80,7 @@ class SafetyFile(KnowledgeFile):
 
 class DerivedFile(KnowledgeFile):
     derived: list[DerivedMeasure] = []
+
+
+class FollowUpFile(KnowledgeFile):
+    follow_up: list[FollowUp] = []

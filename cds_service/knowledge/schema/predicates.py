@@ -76,6 +76,13 @@ class SexPredicate(_Model):
     sex: Literal["female", "male", "other", "unknown"]
 
 
+class AlwaysPredicate(_Model):
+    """True for every patient, reading nothing: a safety rule decided by the dose alone (zinc
+    above 40 mg/day), so the card names no input it did not use (an age, say)."""
+
+    always: Literal[True]
+
+
 class UsePredicate(_Model):
     """A named predicate from ``definitions.yaml``; replaced by its definition at load."""
 
@@ -101,6 +108,7 @@ Predicate = Annotated[
     | MedicationPredicate
     | AgePredicate
     | SexPredicate
+    | AlwaysPredicate
     | UsePredicate
     | AllPredicate
     | AnyPredicate

@@ -97,6 +97,10 @@ class Intervention(_Model):
     names: list[str] = []
     offer: bool = True  # False = never suggested (e.g. phenylalanine: do not offer)
     do_not_offer_reason: str | None = None
+    # Another regimen of the same ingredient (pyridoxine as isoniazid prophylaxis is a regimen
+    # of vitamin-b6): it shares the ingredient code, a draft order or a product the patient
+    # takes is recognised as the base intervention, and taking either counts as taking both.
+    variant_of: str | None = None
     citations: list[str] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -153,6 +157,16 @@ SuggestionRef = Annotated[
 ]
 
 
+class Cause(_Model):
+    """A likely cause a finding names when the record shows it: a drug, a condition.
+
+    Evaluated only when the rule fires; its inputs are shown beside the finding, never used to
+    decide it (e.g. a proton-pump inhibitor on record beside severe hypomagnesaemia)."""
+
+    label: str  # plain words, e.g. "proton-pump inhibitor (long-term use lowers magnesium)"
+    when: Predicate
+
+
 class Rule(_Model):
     """A recommendation rule: When <predicate> Then <finding> (and suggest ...)."""
 
@@ -163,12 +177,18 @@ class Rule(_Model):
     statement: str  # the rule in plain words, shown on the card
     when: Predicate
     finding: str  # short phrase, e.g. "Vitamin B12 deficient"
+    # urgent: needs prompt clinical action rather than an option (severe hypomagnesaemia, no
+    # first-line treatment for severe depression): shown first, and its card is a `warning`;
     # limitation: a co-factor deficit or precursor shortfall (status "possible limitation");
     # uncertain: data missing or equivocal (status "insufficient data"); option: a symptom-led
     # option for discussion; caution: something the clinician should know before any option;
     # context: shown on the cards of other findings, never a card on its own.
-    severity: Literal["limitation", "uncertain", "option", "caution", "context"] = "limitation"
+    severity: Literal["urgent", "limitation", "uncertain", "option", "caution", "context"] = (
+        "limitation"
+    )
     suggest: list[SuggestionRef] = []
+    # Likely causes named beside the finding when the record shows them.
+    causes: list[Cause] = []
     # What to do, in a few words, when the rule suggests nothing ("check FT4; no tyrosine"):
     # it completes the card's summary after the finding.
     advice: str | None = Field(default=None, max_length=80)
@@ -213,4 +233,29 @@ class MedicationGuidance(_Model):
     statement: str
     measures: list[str] = Field(min_length=1)
     lab_orders: list[str] = []  # suggested when none of the order's measures is current
+    citations: list[str] = Field(min_length=1)
+
+
+class FollowUp(_Model):
+    """The recheck of a supplement the patient already takes (``follow_up.yaml``): when the
+    measure is due after the start, the test that rechecks it, and the bands that mean the
+    target was reached. A rule like the others: id, version, statement, grade, citations."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
+    version: int = Field(ge=1)
+    intervention: str  # a base intervention (not a variant): taking either counts
+    title: str
+    statement: str  # the rule in plain words, shown on the card
+    measure: str
+    lab_order: str  # suggested when the recheck is due; must be satisfied by the measure
+    recheck_after_days: int = Field(gt=0)
+    interval: str  # the interval in words, e.g. "about 3 months"
+    # Where the interval comes from: a cited source, or a service default where no source
+    # could be checked (the card and the knowledge pages say so).
+    interval_source: Literal["cited", "service-default"]
+    target_bands: list[str] = Field(min_length=1)
+    # Recheck only when the result before the start was in one of these bands (vitamin D:
+    # treated deficiency only); empty = always.
+    baseline_bands: list[str] = []
+    grade: Grade
     citations: list[str] = Field(min_length=1)

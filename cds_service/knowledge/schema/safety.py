@@ -72,8 +72,13 @@ class SafetyRule(_Model):
     alert: bool = False
     # When the trigger holds, patient-view shows no card at all (e.g. C1: adult-only service).
     silent: bool = False
-    # What to do now, in a few words, for the card's summary ("assess suicide risk today").
-    advice: str | None = Field(default=None, max_length=80)
+    # What to do now, in a few words, for the card's summary after the answer that fired
+    # ("assess suicide risk today ...").
+    advice: str | None = Field(default=None, max_length=110)
+    # When this block withholds every option of a finding (severity "option"), the finding is
+    # not shown on its own: a finding of its own explains why (e.g. no first-line treatment
+    # recorded), so cards do not repeat "withheld" for each option (engine/focus.py).
+    silences_options: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> SafetyRule:
@@ -81,6 +86,8 @@ class SafetyRule(_Model):
             raise ValueError("only a block can be hard")
         if self.replacement is not None and self.action != "block":
             raise ValueError("a replacement only makes sense for a block")
+        if self.silences_options and self.action != "block":
+            raise ValueError("only a block can silence options")
         return self
 
 
