@@ -20,10 +20,8 @@ from cds_service.engine.predicates import holds
 from cds_service.engine.types import Finding, PathwayAssessment, Trace
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import Intervention, MedicationGuidance, Rule
-from cds_service.knowledge.text import fold_text
 from cds_service.protocol.messages import Action, Card, Coding, Source, Suggestion
 from cds_service.snapshot.facts import MedicationFact, PatientSnapshot
-from cds_service.snapshot.values import codings, concept_text
 
 
 @dataclass(slots=True)
@@ -37,28 +35,10 @@ class _Section:
     lab_orders: list[str] = field(default_factory=list)
 
 
-def drafted_interventions(draft: MedicationFact, kb: KnowledgeBase) -> list[str]:
-    """The interventions a draft order is for: by code, by the ingredient's intervention
-    (medications.yaml), else by name in the order's text."""
-    found: dict[str, None] = {}
-    concepts = [draft.resource.get("medicationCodeableConcept")]
-    for concept in concepts:
-        for coding in codings(concept):
-            system = kb.system_aliases.get(str(coding.get("system")))
-            key = (system or "", str(coding.get("code")))
-            if key in kb.intervention_codes:
-                found[kb.intervention_codes[key]] = None
-    for ingredient_id in draft.ingredients:
-        intervention = kb.ingredients[ingredient_id].intervention
-        if intervention is not None:
-            found[intervention] = None
-    if not found:
-        text = fold_text(" ".join(filter(None, [draft.name, *map(concept_text, concepts)])))
-        for needle, intervention_id in kb.intervention_names:
-            if needle in text:
-                found[intervention_id] = None
-                break  # names are longest first: the most specific match wins
-    return list(found)
+def drafted_interventions(draft: MedicationFact) -> tuple[str, ...]:
+    """The interventions a draft order is for: those of its ingredients, as the drug classifier
+    read them (medications.yaml is the one recognition table; the safety gate reads the same)."""
+    return draft.interventions
 
 
 def order_guidance_cards(
@@ -77,7 +57,7 @@ def order_guidance_cards(
     for draft in snapshot.drafts:
         if not draft.selected:
             continue
-        for intervention_id in drafted_interventions(draft, kb):
+        for intervention_id in drafted_interventions(draft):
             intervention = kb.interventions[intervention_id]
             section = _supplement_section(
                 draft, intervention, fired, snapshot, kb, blocked=draft.ref in blocked

@@ -83,9 +83,9 @@ class KnowledgeBase:
     questionnaire_urls: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     questionnaire_items: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     medication_guidance: tuple[MedicationGuidance, ...] = ()
-    # Draft orders of our supplements: (system URI, code) -> intervention id; folded names.
-    intervention_codes: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
-    intervention_names: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # Local supplement code (urn:neurotransmitter-cds:supplement) -> ingredient ids: the codes
+    # of our own suggestions for supplements with no confirmed RxNorm ingredient.
+    supplement_ingredients: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     # Measures computed when the lab sent none (derived.yaml), e.g. eGFR from creatinine.
     derived: tuple[DerivedMeasure, ...] = ()
     # Per-process memo of pure look-ups over this knowledge base (snapshot/classify.py): a hospital's

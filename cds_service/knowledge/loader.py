@@ -126,7 +126,6 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         questionnaire_urls=questionnaire_urls,
         questionnaire_items=questionnaire_items,
         medication_guidance=guidance,
-        intervention_codes=indexes.intervention_codes(interventions, manifest.code_systems),
-        intervention_names=indexes.intervention_names(interventions),
+        supplement_ingredients=indexes.supplement_ingredients(medications.ingredients),
         derived=derived,
     )

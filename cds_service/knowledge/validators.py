@@ -260,7 +260,42 @@ def load_medications(
             raise KnowledgeError(f"{where} is also an ingredient code")
     for medication_class in classes.values():
         check.citations(f"medications.yaml: {medication_class.id}", medication_class.citations)
+    _check_recognition(interventions, ingredients)
     return Medications(classes, ingredients, products)
+
+
+def _check_recognition(
+    interventions: Mapping[str, Intervention], ingredients: Mapping[str, Ingredient]
+) -> None:
+    """One recognition table: every intervention is recognised through medications.yaml.
+
+    Each intervention needs an ingredient that names it, and the code its suggestions carry
+    (interventions.yaml ``ingredient``) must be one the classifier resolves to such an
+    ingredient; otherwise a clinician ordering the service's own suggestion would get an order
+    the safety gate does not recognise.
+    """
+    linked: dict[str, list[Ingredient]] = {}
+    for ingredient in ingredients.values():
+        if ingredient.intervention is not None:
+            linked.setdefault(ingredient.intervention, []).append(ingredient)
+    for intervention in interventions.values():
+        where = f"interventions.yaml: {intervention.id}"
+        own = linked.get(intervention.id, [])
+        if not own:
+            raise KnowledgeError(
+                f"{where}: no ingredient in medications.yaml names it (intervention: "
+                f"{intervention.id}), so no product can be recognised as it"
+            )
+        code = intervention.ingredient
+        codes = {
+            "rxnorm": {cui for i in own for cui in i.rxnorm},
+            "local-supplement": {c for i in own for c in i.supplement_codes},
+        }
+        if code.code not in codes.get(code.system, set()):
+            raise KnowledgeError(
+                f"{where}: ingredient code {code.system}|{code.code} is not an rxnorm or "
+                f"supplement_codes entry of an ingredient of {intervention.id} in medications.yaml"
+            )
 
 
 def load_conditions(root: Path, check: Checker) -> tuple[dict[str, ConditionClass], list[str]]:

@@ -23,6 +23,9 @@ class Ingredient(_Model):
     rxnorm: list[str] = []  # RxNorm ingredient (IN/PIN/MIN) CUIs
     atc: list[str] = []  # exact ATC codes
     names: list[str] = []  # generic and brand names matched in display/text (lower case)
+    # Local supplement codes (urn:neurotransmitter-cds:supplement) for ingredients with no
+    # confirmed RxNorm code: what the service's own suggestions are coded with.
+    supplement_codes: list[str] = []
     classes: list[str] = []
     # Classes the ingredient belongs to only above a daily dose (e.g. doxepin is a strong
     # anticholinergic above 6 mg/day, AGS Beers 2023): a medication whose dose is known to be at

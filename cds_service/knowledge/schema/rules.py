@@ -78,9 +78,8 @@ class Intervention(_Model):
     evidence: str  # one or two sentences, plain words
     limitations: list[str] = []
     tags: list[str] = []  # read by safety rules (e.g. serotonergic-precursor, cation)
-    # Generic and common names (lower case) that identify a draft order of this supplement
-    # when it carries no code we know (order-select / order-sign guidance).
-    names: list[str] = []
+    # How a product is recognised as this intervention is not here: medications.yaml's
+    # ingredients that name it (`intervention:`) are the one recognition table.
     offer: bool = True  # False = never suggested (e.g. phenylalanine: do not offer)
     do_not_offer_reason: str | None = None
     citations: list[str] = Field(min_length=1)
