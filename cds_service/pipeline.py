@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cds_service.cards.budget import fit_cards
 from cds_service.cards.guidance import order_guidance_cards
 from cds_service.cards.orders import order_cards
 from cds_service.cards.pathway import pathway_cards
@@ -27,6 +28,7 @@ from cds_service.snapshot.facts import PatientSnapshot
 from cds_service.snapshot.reader import build_snapshot
 
 EXTENSION_KEY = "org.neurotransmitter-cds"
+ALLERGIES_KEY = "allergies"  # the prefetch key of hooks/*.yaml that reads AllergyIntolerance
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,7 @@ def evaluate(
         prefetch_values=prefetch.values.values(),
         draft_orders=context.get("draftOrders"),
         selections=context.get("selections"),
+        allergies_read=_allergies_read(prefetch),
     )
     assessments = assess(snapshot, kb)
     decisions = gate(recommend(assessments, snapshot, kb), snapshot, kb)
@@ -66,6 +69,7 @@ def evaluate(
         rendered += order_cards(review, snapshot, kb)
         # Knowledge side of order time: do the data support the selected drafts?
         rendered += order_guidance_cards(assessments, snapshot, kb, review.blocked)
+        rendered = fit_cards(rendered, kb)
     extension: dict[str, Any] = {"knowledgeVersion": kb.version}
     notes = _data_notes(prefetch)
     if notes:
@@ -75,6 +79,12 @@ def evaluate(
         "extension": {EXTENSION_KEY: extension},
     }
     return Evaluation(response, tuple(r.audit for r in rendered), snapshot)
+
+
+def _allergies_read(prefetch: PrefetchResult) -> bool:
+    """False when the service asked for the patient's allergies and could not get them (absent
+    from prefetch and not fetched, or a failed read): cards then say "allergies not checked"."""
+    return ALLERGIES_KEY not in prefetch.incomplete
 
 
 def _data_notes(prefetch: PrefetchResult) -> list[str]:

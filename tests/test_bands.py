@@ -74,6 +74,11 @@ CASES: list[tuple[str, str, str, float, str | None, str | None]] = [
     ("plp", "62236-5", "ug/L", 4.94, U, "deficient"),  # 19.98 nmol/L
     ("plp", "62236-5", "ug/L", 4.944, U, "marginal"),  # 20 nmol/L
     # Magnesium, serum 0.70 / 0.85 / 1.0 mmol/L; mg/dL x 0.4114; mEq/L x 0.5
+    # Severe below 0.5 mmol/L (1.2 mg/dL), clinical-reference §7.4 (issue 16)
+    ("magnesium-serum", "2601-3", "mmol/L", 0.49, U, "severe"),
+    ("magnesium-serum", "2601-3", "mmol/L", 0.5, U, "low"),
+    ("magnesium-serum", "19123-9", "mg/dL", 1.2, U, "severe"),  # 0.4937 mmol/L
+    ("magnesium-serum", "19123-9", "mg/dL", 1.22, U, "low"),  # 0.5019 mmol/L
     ("magnesium-serum", "2601-3", "mmol/L", 0.69, U, "low"),
     ("magnesium-serum", "2601-3", "mmol/L", 0.70, U, "low-normal"),
     ("magnesium-serum", "2601-3", "mmol/L", 0.84, U, "low-normal"),
@@ -137,10 +142,26 @@ CASES: list[tuple[str, str, str, float, str | None, str | None]] = [
     ("crp", "1988-5", "mg/L", 10.1, U, "acute"),
     ("crp", "1988-5", "mg/dL", 1.0, U, "low-grade"),
     # TSH 0.4 / 4.0 mIU/L (3 codes, 5 unit spellings)
+    # Suppressed below 0.1 mIU/L, clinical-reference §7.4 (issue 16)
+    ("tsh", "3016-3", "mIU/L", 0.09, U, "suppressed"),
+    ("tsh", "11579-0", "m[IU]/L", 0.1, U, "low"),
     ("tsh", "3016-3", "mIU/L", 0.39, U, "low"),
     ("tsh", "3016-3", "m[IU]/L", 0.4, U, "normal"),
     ("tsh", "11579-0", "uIU/mL", 4.0, U, "normal"),
     ("tsh", "11580-8", "u[IU]/mL", 4.01, U, "high"),
+    # Calcium, total: 8.5 / 10.5 mg/dL; 1 mg/dL = 0.2495 mmol/L (issue 16)
+    ("calcium-serum", "17861-6", "mg/dL", 8.4, U, "low"),
+    ("calcium-serum", "17861-6", "mg/dL", 8.5, U, "normal"),
+    ("calcium-serum", "17861-6", "mg/dL", 10.5, U, "normal"),
+    ("calcium-serum", "17861-6", "mg/dL", 10.6, U, "high"),
+    ("calcium-serum", "2000-8", "mmol/L", 2.61, U, "normal"),  # 10.46 mg/dL
+    ("calcium-serum", "2000-8", "mmol/L", 2.62, U, "high"),  # 10.501 mg/dL
+    # Calcium, ionised: 1.12 / 1.32 mmol/L; whole blood and serum/plasma codes
+    ("calcium-ionised", "1995-0", "mmol/L", 1.11, U, "low"),
+    ("calcium-ionised", "1995-0", "mmol/L", 1.12, U, "normal"),
+    ("calcium-ionised", "1994-3", "mmol/L", 1.32, U, "normal"),
+    ("calcium-ionised", "1994-3", "mmol/L", 1.33, U, "high"),
+    ("calcium-ionised", "1995-0", "mg/dL", 5.4, U, "high"),  # 1.347 mmol/L
     # Free T4 0.8 / 1.8 ng/dL; x 12.87 pmol/L
     ("free-t4", "3024-7", "ng/dL", 0.79, U, "low"),
     ("free-t4", "3024-7", "ng/dL", 0.8, U, "normal"),

@@ -11,11 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from cds_service.knowledge.schema import (
+    AllergenClass,
     Citation,
     ConditionClass,
     Definition,
     DerivedMeasure,
+    DoseLimit,
+    DuplicationRule,
     Ingredient,
+    IngredientAmount,
     Intervention,
     LabOrder,
     Manifest,
@@ -28,6 +32,7 @@ from cds_service.knowledge.schema import (
     SafetyPrompt,
     SafetyRule,
 )
+from cds_service.knowledge.units import convert
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,22 @@ class KnowledgeBase:
     supplement_ingredients: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     # Measures computed when the lab sent none (derived.yaml), e.g. eGFR from creatinine.
     derived: tuple[DerivedMeasure, ...] = ()
+    # Order checks (order_checks.yaml): per-ingredient amounts (IU, elemental share), daily
+    # dose limits and the ingredients each counts, therapeutic duplication.
+    ingredient_amounts: dict[str, IngredientAmount] = field(default_factory=dict, repr=False)
+    dose_limits: tuple[DoseLimit, ...] = ()
+    limit_ingredients: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    duplication: tuple[DuplicationRule, ...] = ()
+    # Allergies (allergies.yaml): allergen classes by id, SNOMED CT code and folded name, and the
+    # codes that record "no known allergy".
+    allergens: dict[str, AllergenClass] = field(default_factory=dict, repr=False)
+    allergen_snomed: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    allergen_names: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    no_known_allergy: frozenset[str] = frozenset()
+    # Injected or infused medications (medications.yaml parenteral): SNOMED CT route codes and
+    # folded words of the route's or drug's text.
+    parenteral_routes: frozenset[str] = frozenset()
+    parenteral_words: tuple[str, ...] = ()
     # Per-process memo of pure look-ups over this knowledge base (snapshot/classify.py): a hospital's
     # drug and problem-list codes repeat across patients. Not an init field, so a copy made
     # with dataclasses.replace starts empty instead of sharing answers from other tables.
@@ -104,6 +125,14 @@ class KnowledgeBase:
 
     def citation_links(self, ids: Iterable[str]) -> list[Citation]:
         return [self.citations[i] for i in ids]
+
+    def mg_per_iu(self, ingredient_id: str) -> float | None:
+        """Milligrams one international unit of the ingredient stands for, when known."""
+        amount = self.ingredient_amounts.get(ingredient_id)
+        if amount is None or amount.per_iu is None:
+            return None
+        per_iu = amount.per_iu
+        return convert(per_iu.value, per_iu.unit, "mg")
 
     def observation_codes(self) -> list[tuple[str, str]]:
         """(system URI, code) of every measure, for prefetch templates (derived, not retyped)."""

@@ -17,10 +17,15 @@ from cds_service.knowledge.read import parse, unique
 from cds_service.knowledge.references import Checker, References, resolve, walk
 from cds_service.knowledge.schema import (
     NON_ACTIONABLE_FLAGS,
+    AllergenClass,
     ConditionClass,
     Definition,
     DerivedMeasure,
+    DoseLimit,
+    DoseThreshold,
+    DuplicationRule,
     Ingredient,
+    IngredientAmount,
     Intervention,
     LabOrder,
     LabPredicate,
@@ -29,16 +34,19 @@ from cds_service.knowledge.schema import (
     MedicationClass,
     MedicationGuidance,
     MedicationSuggestion,
+    ParenteralRoutes,
     Pathway,
     Predicate,
     Product,
     Questionnaire,
     Rule,
+    RuleHeader,
     SafetyPrompt,
     SafetyRule,
 )
 from cds_service.knowledge.schema.common import Citation
 from cds_service.knowledge.schema.files import (
+    AllergiesFile,
     AnalytesFile,
     CitationsFile,
     ConditionsFile,
@@ -47,6 +55,7 @@ from cds_service.knowledge.schema.files import (
     InterventionsFile,
     LabOrdersFile,
     MedicationsFile,
+    OrderChecksFile,
     OrderGuidanceFile,
     PathwaysFile,
     QuestionnairesFile,
@@ -218,6 +227,7 @@ class Medications:
     classes: dict[str, MedicationClass]
     ingredients: dict[str, Ingredient]
     products: dict[str, Product]
+    parenteral: ParenteralRoutes
 
 
 def load_medications(
@@ -261,7 +271,7 @@ def load_medications(
     for medication_class in classes.values():
         check.citations(f"medications.yaml: {medication_class.id}", medication_class.citations)
     _check_recognition(interventions, ingredients)
-    return Medications(classes, ingredients, products)
+    return Medications(classes, ingredients, products, meds.parenteral)
 
 
 def _check_recognition(
@@ -411,12 +421,16 @@ def load_safety(
         for tag in rule.applies_to.tags:
             if tag not in all_tags:
                 raise KnowledgeError(f"{where}: no intervention carries tag {tag!r}")
-        for drug in rule.applies_to.medications:
+        for drug in [*rule.applies_to.medications, *rule.applies_to.except_medications]:
             if drug not in medications.classes and drug not in medications.ingredients:
                 raise KnowledgeError(f"{where}: unknown medication class {drug!r}")
         replacement = rule.replacement
         if replacement is not None and replacement.lab_order not in lab_orders:
             raise KnowledgeError(f"{where}: unknown lab order {replacement.lab_order!r}")
+    ids = {rule.id for rule in rules}
+    for rule in rules:
+        if rule.pair is not None and rule.pair not in ids:
+            raise KnowledgeError(f"safety.yaml: {rule.id}: pair names unknown rule {rule.pair!r}")
     prompts = []
     for prompt in safety_file.prompts:
         where = f"safety.yaml: {prompt.id}"
@@ -509,3 +523,133 @@ def load_derived(
             if code not in known:
                 raise KnowledgeError(f"{where}: input code {code} is not a code of {item.input}")
     return tuple(items)
+
+
+@dataclass(frozen=True, slots=True)
+class Allergies:
+    """allergies.yaml: allergen classes and the codes that record no known allergy."""
+
+    allergens: dict[str, AllergenClass]
+    no_known_allergy: frozenset[str]
+
+
+def load_allergies(root: Path, check: Checker) -> Allergies:
+    """allergies.yaml (optional): allergen classes a rule can name, with SNOMED CT codes and names."""
+    path = root / "allergies.yaml"
+    if not path.exists():
+        return Allergies({}, frozenset())
+    data = parse(path, AllergiesFile)
+    allergens = unique(data.allergens, "allergies.yaml", "allergen")
+    seen: dict[str, str] = {}
+    for allergen in allergens.values():
+        where = f"allergies.yaml: {allergen.id}"
+        check.citations(where, allergen.citations)
+        for code in allergen.snomed:
+            if code in data.no_known_allergy:
+                raise KnowledgeError(f"{where}: {code} is a no-known-allergy code")
+            if code in seen:
+                raise KnowledgeError(f"{where}: code {code} is also used by {seen[code]}")
+            seen[code] = allergen.id
+    return Allergies(allergens, frozenset(data.no_known_allergy))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChecks:
+    """order_checks.yaml: ingredient amounts, dose limits (with the ingredients each counts)
+    and duplication rules."""
+
+    amounts: dict[str, IngredientAmount]
+    limits: tuple[DoseLimit, ...]
+    limit_ingredients: dict[str, frozenset[str]]
+    duplication: tuple[DuplicationRule, ...]
+
+
+def load_order_checks(
+    root: Path,
+    *,
+    definitions: Mapping[str, Definition],
+    interventions: Mapping[str, Intervention],
+    medications: Medications,
+    refs: References,
+    check: Checker,
+) -> OrderChecks:
+    """order_checks.yaml (optional): every ingredient, intervention, unit and predicate known."""
+    path = root / "order_checks.yaml"
+    if not path.exists():
+        return OrderChecks({}, (), {}, ())
+    data = parse(path, OrderChecksFile)
+    amounts: dict[str, IngredientAmount] = {}
+    for amount in data.ingredient_amounts:
+        where = f"order_checks.yaml: ingredient_amounts: {amount.ingredient}"
+        if amount.ingredient not in medications.ingredients:
+            raise KnowledgeError(f"{where}: unknown ingredient")
+        if amount.ingredient in amounts:
+            raise KnowledgeError(f"{where}: listed twice")
+        per_iu = amount.per_iu
+        if per_iu is not None and (canonical_amount(1.0, per_iu.unit) or (0.0, ""))[1] != "mg":
+            raise KnowledgeError(f"{where}: per_iu unit {per_iu.unit!r} is not a mass")
+        check.citations(where, amount.citations, required=True)
+        amounts[amount.ingredient] = amount
+    rules: list[RuleHeader] = [*data.dose_limits, *data.duplication]
+    unique(rules, "order_checks.yaml", "rule")
+    limits = []
+    groups: dict[str, frozenset[str]] = {}
+    for limit in data.dose_limits:
+        where = f"order_checks.yaml: {limit.id}"
+        check.citations(where, limit.citations, required=True)
+        members = set(limit.ingredients)
+        for ingredient_id in limit.ingredients:
+            if ingredient_id not in medications.ingredients:
+                raise KnowledgeError(f"{where}: unknown ingredient {ingredient_id!r}")
+        for intervention_id in limit.interventions:
+            if intervention_id not in interventions:
+                raise KnowledgeError(f"{where}: unknown intervention {intervention_id!r}")
+            members |= {
+                i.id for i in medications.ingredients.values() if i.intervention == intervention_id
+            }
+        thresholds = [limit.warn_above, limit.info_above, *(e.warn_above for e in limit.exceptions)]
+        for threshold in thresholds:
+            if threshold is not None:
+                _check_limit_unit(where, threshold, members, amounts)
+        exceptions = []
+        for exception in limit.exceptions:
+            when = resolve(where, exception.when, definitions)
+            refs.predicate(where, when)
+            exceptions.append(exception.model_copy(update={"when": when}))
+        limits.append(limit.model_copy(update={"exceptions": exceptions}))
+        groups[limit.id] = frozenset(members)
+    for rule in data.duplication:
+        where = f"order_checks.yaml: {rule.id}"
+        check.citations(where, rule.citations, required=True)
+        for intervention_id in rule.interventions:
+            if intervention_id not in interventions:
+                raise KnowledgeError(f"{where}: unknown intervention {intervention_id!r}")
+    return OrderChecks(amounts, tuple(limits), groups, tuple(data.duplication))
+
+
+def _check_limit_unit(
+    where: str,
+    threshold: DoseThreshold,
+    members: set[str],
+    amounts: Mapping[str, IngredientAmount],
+) -> None:
+    """A limit in IU needs the mass of an IU for every ingredient reported in mass, and the
+    other way round; a limit in mass is compared with mass doses directly."""
+    unit = canonical_amount(1.0, threshold.unit)
+    if unit is None:
+        raise KnowledgeError(f"{where}: unit {threshold.unit!r} is not a mass or IU unit")
+    if unit[1] == "IU":
+        lacking = sorted(m for m in members if m not in amounts or amounts[m].per_iu is None)
+        if lacking:
+            raise KnowledgeError(
+                f"{where}: a limit in IU needs per_iu for {', '.join(lacking)} (ingredient_amounts)"
+            )
+
+
+def check_override_reasons(codes: set[str], rules: Mapping[str, tuple[RuleHeader, ...]]) -> None:
+    """Every override reason a rule names is one of knowledge.yaml's."""
+    for file, items in rules.items():
+        for rule in items:
+            for code in rule.override_reasons:
+                if code not in codes:
+                    raise KnowledgeError(f"{file}: {rule.id}: unknown override reason {code!r}")

@@ -31,6 +31,7 @@ READ_RESOURCE_TYPES = frozenset(
         "Medication",
         "MedicationStatement",
         "QuestionnaireResponse",
+        "AllergyIntolerance",
         *MEDICATION_ORDER_TYPES,
     }
 )
@@ -92,6 +93,7 @@ class MedicationFact:
     start_date: datetime | None = None
     doses: Mapping[str, DoseEstimate] = field(default_factory=dict, compare=False)
     interventions: tuple[str, ...] = ()
+    parenteral: bool = False  # given by injection or infusion (route or dose form)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,19 @@ class ConditionFact:
     classes: tuple[str, ...]
     active: bool
     onset: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AllergyFact:
+    """An active, not refuted allergy or intolerance to something the knowledge base knows:
+    an allergen class (fish, cobalt...) or an ingredient (by code or name)."""
+
+    ref: str
+    name: str
+    allergens: tuple[str, ...]  # allergen class ids (allergies.yaml)
+    ingredients: tuple[str, ...]  # ingredient ids (medications.yaml)
+    interventions: tuple[str, ...]  # the interventions of those ingredients
+    recorded: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +153,10 @@ class PatientSnapshot:
     # Why a measure has no value although related data exist (e.g. "eGFR not derived: sex not
     # recorded"), shown beside the missing input on cards.
     notes: Mapping[str, str] = field(default_factory=dict)
+    allergies: tuple[AllergyFact, ...] = ()
+    # False when the patient's allergies could not be obtained (no prefetch, no FHIR server, or
+    # a failed read): cards then say "allergies not checked".
+    allergies_read: bool = True
 
     @property
     def age(self) -> int | None:

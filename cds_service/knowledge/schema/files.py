@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from cds_service.knowledge.schema.checks import (
+    AllergenClass,
+    DoseLimit,
+    DuplicationRule,
+    IngredientAmount,
+)
 from cds_service.knowledge.schema.common import Citation
 from cds_service.knowledge.schema.derived import DerivedMeasure
-from cds_service.knowledge.schema.drugs import ConditionClass, Ingredient, MedicationClass, Product
+from cds_service.knowledge.schema.drugs import (
+    ConditionClass,
+    Ingredient,
+    MedicationClass,
+    ParenteralRoutes,
+    Product,
+)
 from cds_service.knowledge.schema.measures import Analyte, Questionnaire
 from cds_service.knowledge.schema.rules import (
     Definition,
@@ -63,6 +75,7 @@ class MedicationsFile(KnowledgeFile):
     classes: list[MedicationClass] = []
     ingredients: list[Ingredient] = []
     products: list[Product] = []
+    parenteral: ParenteralRoutes = ParenteralRoutes()
 
 
 class ConditionsFile(KnowledgeFile):
@@ -79,3 +92,15 @@ class SafetyFile(KnowledgeFile):
 
 class DerivedFile(KnowledgeFile):
     derived: list[DerivedMeasure] = []
+
+
+class OrderChecksFile(KnowledgeFile):
+    ingredient_amounts: list[IngredientAmount] = []
+    dose_limits: list[DoseLimit] = []
+    duplication: list[DuplicationRule] = []
+
+
+class AllergiesFile(KnowledgeFile):
+    # SNOMED CT codes that record the absence of allergies ("no known allergy"): never an allergen.
+    no_known_allergy: list[str] = []
+    allergens: list[AllergenClass] = []

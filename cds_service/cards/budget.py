@@ -1,0 +1,83 @@
+"""At most three cards per order-time call (clinical-reference §7.6), critical first.
+
+The cards of one call are ranked (critical, then warning, then info; within an indicator in
+the order the stages made them: alerts, order checks, what could not be checked, guidance).
+When there are more than three, the first two stay as they are and the rest become one card
+whose indicator is the most severe of them: each folded card is a line (its summary and
+rules) and its suggestions stay offered, so no finding is dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cds_service.cards.compact import DETAIL_MAX, clip, fit_summary, short_footer
+from cds_service.cards.record import CardAudit, RenderedCard
+from cds_service.cards.resources import SOURCE_LABEL
+from cds_service.knowledge import KnowledgeBase
+from cds_service.protocol.messages import Card, Coding, OverrideCoding, Source, Suggestion
+
+MAX_CARDS = 3
+_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+
+def fit_cards(rendered: Sequence[RenderedCard], kb: KnowledgeBase) -> list[RenderedCard]:
+    """The call's cards, critical first, folded to at most three."""
+    ranked = sorted(rendered, key=lambda r: _RANK[r.card.indicator])  # stable: stage order
+    if len(ranked) <= MAX_CARDS:
+        return ranked
+    kept, folded = ranked[: MAX_CARDS - 1], ranked[MAX_CARDS - 1 :]
+    return [*kept, _folded(folded, kb)]
+
+
+def _folded(cards: Sequence[RenderedCard], kb: KnowledgeBase) -> RenderedCard:
+    indicator = min((r.card.indicator for r in cards), key=_RANK.__getitem__)
+    rule_ids = list(
+        dict.fromkeys(rule for r in cards for rule in (r.audit.rule_ids or (r.audit.topic,)))
+    )
+    footer = short_footer(kb, rule_ids)
+    lines = [f"**{len(cards)} more findings on the orders being placed** (one line each):", ""]
+    budget = DETAIL_MAX - len(footer) - 2
+    for index, rendered in enumerate(cards):
+        rules = ", ".join(rendered.audit.rule_ids or (rendered.audit.topic,))
+        line = f"- {rendered.card.indicator}: {rendered.card.summary} (rules {rules})"
+        rest = len(cards) - index
+        if len("\n".join([*lines, line])) > budget - 80 and rest > 1:
+            names = ", ".join(r.audit.topic for r in cards[index:])
+            lines.append(clip(f"- and {rest} more: {names}", 200))
+            break
+        lines.append(line)
+    suggestions: list[Suggestion] = [s for r in cards for s in r.card.suggestions or ()]
+    reasons: dict[tuple[str, str], OverrideCoding] = {}
+    hard = any(r.card.indicator == "critical" and not r.card.overrideReasons for r in cards)
+    for rendered in cards:
+        for reason in rendered.card.overrideReasons or ():
+            reasons.setdefault((reason.system, reason.code), reason)
+    first = cards[0]
+    card = Card(
+        summary=fit_summary(
+            f"{len(cards)} more order findings: {first.card.summary}",
+            f"{len(cards)} more order findings, first: {clip(first.card.summary, 90)}",
+        ),
+        detail="\n".join([*lines, "", footer]),
+        indicator=indicator,
+        source=Source(
+            label=f"{SOURCE_LABEL}: order check",
+            topic=Coding(
+                system=kb.manifest.topic_system,
+                code=first.audit.topic,
+                display=first.card.source.topic.display if first.card.source.topic else None,
+            ),
+        ),
+        suggestions=suggestions or None,
+        selectionBehavior="any" if suggestions else None,
+        overrideReasons=list(reasons.values()) if reasons and not hard else None,
+    )
+    audit = CardAudit(
+        card.uuid,
+        indicator,
+        first.audit.topic,
+        tuple(rule_ids),
+        tuple(s for r in cards for s in r.audit.suggestions),
+    )
+    return RenderedCard(card, audit)
