@@ -600,3 +600,17 @@ def test_an_order_revised_and_re_signed_is_not_its_own_duplicate(client: httpx.C
     second = draft("Vitamin D3 3000 UNT capsule", rid="d2")(False)
     cards = post(client, hook_request("order-sign", prefetch=prefetch, draft_orders=[second]))
     assert {"D1.same-supplement", "DL.vitamin-d"} <= card_rule_ids(cards)
+
+
+def test_patient_view_says_allergies_not_checked_when_they_cannot_be_had(
+    client: httpx.Client,
+) -> None:
+    record = [observation("2132-9", 150, "pg/mL", days=2)]  # B12 deficient: B12 is suggested
+    prefetch = prefetch_for(*record, patient_resource=patient(age=40, gender="male"))
+    with_allergies = post(client, hook_request("patient-view", prefetch=prefetch))
+    assert with_allergies and not any(
+        "Allergies: not checked" in c["detail"] for c in with_allergies
+    )
+    del prefetch["allergies"]
+    without = post(client, hook_request("patient-view", prefetch=prefetch))
+    assert any("Allergies: not checked" in c["detail"] for c in without)

@@ -177,6 +177,8 @@ def checks_run(
     if unclassified:
         names = ", ".join(sorted({m.name for m in unclassified}))
         lines.append(f"- Not checked (not recognised): {names}.")
+    if rules and not snapshot.allergies_read:
+        lines.append("- Allergies: not checked (the patient's allergies could not be obtained).")
     return [*lines, ""] if lines else []
 
 
