@@ -48,10 +48,6 @@ class DoseCheck:
     trace: Trace
     exception: str | None  # why the higher limit applies, when one does
 
-    @property
-    def partners(self) -> tuple[MedicationFact, ...]:
-        return tuple(p.fact for p in self.parts[1:])
-
     def note(self) -> str:
         """The combined dose, the limit and its source in plain words, for the card."""
         unit = self.threshold.unit.strip("[]")
