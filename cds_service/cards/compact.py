@@ -135,12 +135,19 @@ def fit_detail(
     if len("\n".join([*lines, *keep, "", footer])) > DETAIL_MAX and shorter:
         lines = list(shorter)
     optional = [*keep, *optional]
+    if lines and lines[-1]:
+        lines.append("")
     for choice in optional:
         for block in [choice] if isinstance(choice, str) else choice:
+            # Each block its own paragraph: markdown joins lines that are not separated.
             if block and len("\n".join([*lines, block, "", footer])) <= DETAIL_MAX:
-                lines.append(block)
+                lines += [block, ""]
                 break
-    text = "\n".join([*lines, "", footer])
+    text = (
+        "\n".join([*lines, footer])
+        if not lines or not lines[-1]
+        else "\n".join([*lines, "", footer])
+    )
     if len(text) > DETAIL_MAX:  # the finding lines alone overflow: cut the longest at words
         budget = DETAIL_MAX - len(footer) - 2
         text = clip("\n".join(lines), budget) + "\n\n" + footer
