@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cds_service.cards.budget import within_budget
+from cds_service.cards.budget import fit_cards
 from cds_service.cards.guidance import order_guidance_cards
 from cds_service.cards.links import with_smart_links, with_why_links
 from cds_service.cards.orders import order_cards
@@ -27,6 +27,8 @@ from cds_service.knowledge import KnowledgeBase
 from cds_service.protocol.messages import EXTENSION_KEY, HookRequest
 from cds_service.snapshot.facts import PatientSnapshot
 from cds_service.snapshot.reader import build_snapshot
+
+ALLERGIES_KEY = "allergies"  # the prefetch key of hooks/*.yaml that reads AllergyIntolerance
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,7 @@ def evaluate(
         prefetch_values=prefetch.values.values(),
         draft_orders=context.get("draftOrders"),
         selections=context.get("selections"),
+        allergies_read=_allergies_read(prefetch),
     )
     assessments = assess(snapshot, kb)
     decisions = gate(recommend(assessments, snapshot, kb), snapshot, kb)
@@ -75,7 +78,7 @@ def evaluate(
         rendered += order_cards(review, snapshot, kb)
         # Knowledge side of order time: do the data support the selected drafts?
         rendered += order_guidance_cards(assessments, snapshot, kb, review.blocked)
-    rendered = within_budget(rendered, kb)
+    rendered = fit_cards(rendered, kb)  # at most three, critical first
     if knowledge_url is not None:
         rendered = with_why_links(rendered, knowledge_url)
     if smart_launch_url is not None:
@@ -89,6 +92,12 @@ def evaluate(
         "extension": {EXTENSION_KEY: extension},
     }
     return Evaluation(response, tuple(r.audit for r in rendered), snapshot)
+
+
+def _allergies_read(prefetch: PrefetchResult) -> bool:
+    """False when the service asked for the patient's allergies and could not get them (absent
+    from prefetch and not fetched, or a failed read): cards then say "allergies not checked"."""
+    return ALLERGIES_KEY not in prefetch.incomplete
 
 
 def _data_notes(prefetch: PrefetchResult) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from cds_service.cards.budget import MAX_CARDS
-from cds_service.cards.patient import DETAIL_BUDGET
+from cds_service.cards.text import DETAIL_BUDGET
 from cds_service.protocol.messages import SUMMARY_MAX_LENGTH
 
 CARD_LIMIT = MAX_CARDS

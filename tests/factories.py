@@ -152,6 +152,7 @@ def prefetch_for(
         "medicationStatements": bundle(*by_type.get("MedicationStatement", [])),
         "conditions": bundle(*by_type.get("Condition", [])),
         "questionnaireResponses": bundle(*by_type.get("QuestionnaireResponse", [])),
+        "allergies": bundle(*by_type.get("AllergyIntolerance", [])),
     }
 
 
@@ -355,3 +356,53 @@ def supplement_order(
         "subject": {"reference": f"Patient/{PATIENT_ID}"},
         "medicationCodeableConcept": concept,
     }
+
+
+def allergy(
+    code: str | None,
+    display: str,
+    *,
+    system: str = SNOMED,
+    clinical: str | None = "active",
+    verification: str | None = "confirmed",
+    dstu2: bool = False,
+    patient_id: str = PATIENT_ID,
+) -> dict[str, Any]:
+    """An AllergyIntolerance: R4 (clinical and verification status as CodeableConcepts), or
+    DSTU2 (one ``status`` code and the allergen in ``substance``)."""
+    concept: dict[str, Any] = {"text": display}
+    if code:
+        concept["coding"] = [{"system": system, "code": code, "display": display}]
+    resource: dict[str, Any] = {
+        "resourceType": "AllergyIntolerance",
+        "id": f"allergy-{next(_ids)}",
+        "patient": {"reference": f"Patient/{patient_id}"},
+    }
+    if dstu2:
+        resource["substance"] = concept
+        resource["status"] = (
+            verification
+            if verification in ("refuted", "entered-in-error")
+            else (clinical or "confirmed")
+        )
+        return resource
+    resource["code"] = concept
+    if clinical is not None:
+        resource["clinicalStatus"] = {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                    "code": clinical,
+                }
+            ]
+        }
+    if verification is not None:
+        resource["verificationStatus"] = {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+                    "code": verification,
+                }
+            ]
+        }
+    return resource

@@ -74,7 +74,7 @@ CASES: list[tuple[str, str, str, float, str | None, str | None]] = [
     ("plp", "62236-5", "ug/L", 4.94, U, "deficient"),  # 19.98 nmol/L
     ("plp", "62236-5", "ug/L", 4.944, U, "marginal"),  # 20 nmol/L
     # Magnesium, serum 0.70 / 0.85 / 1.0 mmol/L; mg/dL x 0.4114; mEq/L x 0.5
-    # Severe below 0.5 mmol/L (1.2 mg/dL; issue 17)
+    # Severe below 0.5 mmol/L (1.2 mg/dL), clinical-reference §7.4 (issues 16, 17)
     ("magnesium-serum", "2601-3", "mmol/L", 0.49, U, "severe-low"),
     ("magnesium-serum", "2601-3", "mmol/L", 0.5, U, "low"),
     ("magnesium-serum", "19123-9", "mg/dL", 1.2, U, "severe-low"),  # 0.4937 mmol/L
@@ -142,12 +142,18 @@ CASES: list[tuple[str, str, str, float, str | None, str | None]] = [
     ("crp", "1988-5", "mg/L", 10.1, U, "acute"),
     ("crp", "1988-5", "mg/dL", 1.0, U, "low-grade"),
     # TSH 0.4 / 4.0 mIU/L (3 codes, 5 unit spellings)
-    ("tsh", "3016-3", "mIU/L", 0.099, U, "suppressed"),  # issue 17: C12 from a result
-    ("tsh", "3016-3", "mIU/L", 0.1, U, "low"),
+    # Suppressed below 0.1 mIU/L, clinical-reference §7.4 (issues 16, 17: C12 from a result)
+    ("tsh", "3016-3", "mIU/L", 0.099, U, "suppressed"),
+    ("tsh", "11579-0", "m[IU]/L", 0.1, U, "low"),
     ("tsh", "3016-3", "mIU/L", 0.39, U, "low"),
     ("tsh", "3016-3", "m[IU]/L", 0.4, U, "normal"),
     ("tsh", "11579-0", "uIU/mL", 4.0, U, "normal"),
     ("tsh", "11580-8", "u[IU]/mL", 4.01, U, "high"),
+    # Calcium, ionised: 1.32 mmol/L [K]; whole blood and serum/plasma codes (issue 16)
+    ("calcium-ionised", "1995-0", "mmol/L", 1.32, U, "not-high"),
+    ("calcium-ionised", "1994-3", "mmol/L", 1.33, U, "high"),
+    ("calcium-ionised", "1995-0", "mg/dL", 5.29, U, "not-high"),  # 1.3199 mmol/L
+    ("calcium-ionised", "1995-0", "mg/dL", 5.4, U, "high"),  # 1.347 mmol/L
     # Free T4 0.8 / 1.8 ng/dL; x 12.87 pmol/L
     ("free-t4", "3024-7", "ng/dL", 0.79, U, "low"),
     ("free-t4", "3024-7", "ng/dL", 0.8, U, "normal"),

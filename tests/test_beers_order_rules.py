@@ -69,15 +69,13 @@ def card_with(cards: list[dict[str, Any]], rule_id: str) -> dict[str, Any]:
 
 
 def finding_block(detail: str, rule_id: str) -> str:
-    """The finding bullet of one rule and its indented sub-lines."""
-    lines = detail.splitlines()
-    start = next(i for i, line in enumerate(lines) if f"`{rule_id}`" in line and "- **" in line)
-    block = [lines[start]]
-    for line in lines[start + 1 :]:
-        if not line.startswith("  - "):
-            break
-        block.append(line)
-    return "\n".join(block)
+    """The finding line of one rule (rule, grade, message, what it met, on one line)."""
+    return next(line for line in detail.splitlines() if f"`{rule_id}`" in line and "- **" in line)
+
+
+def inputs_line(detail: str) -> str:
+    """The card's inputs: conditions, results and the age the rules read."""
+    return next(line for line in detail.splitlines() if line.startswith("**Inputs**"))
 
 
 # -- B1: dementia or cognitive impairment -------------------------------------------------------
@@ -89,14 +87,14 @@ def test_anticholinergic_ordered_in_dementia_warns(kb: KnowledgeBase, hook: str)
     cards = evaluate(kb, hook, [oxybutynin_draft(dose=(1, "{pill}"))], [diagnosis], age=58)
     card = card_with(cards, DEMENTIA)
     assert card["indicator"] == "warning"  # a drug-disease caution, never critical
-    assert card["summary"].startswith("Reconsider oxybutynin chloride 5 MG Oral Tablet")
+    assert card["summary"].startswith("oxybutynin chloride 5 MG Oral Tablet: ")
     detail = card["detail"]
-    assert "**Draft order**: oxybutynin chloride 5 MG Oral Tablet (MedicationRequest/d1)" in detail
+    assert "**Order**: oxybutynin chloride 5 MG Oral Tablet (MedicationRequest/d1)" in detail
     finding = finding_block(detail, DEMENTIA)
-    assert "evidence grade B" in finding
+    assert "grade B" in finding
     assert "quality of evidence moderate, recommendation strong" in finding
-    assert f"  - Condition: Dementia (Condition/{diagnosis['id']})" in finding
-    assert "AGS Beers Criteria 2023, Table 3" in detail  # the rule's statement
+    assert "AGS Beers 2023 advises avoiding" in finding  # the rule, in one sentence
+    assert f"Dementia (Condition/{diagnosis['id']})" in inputs_line(detail)
     assert "doi:10.1111/jgs.18372" in detail and "PMID 37139824" in detail
     assert card["source"]["url"] == kb.citations["beers-2023"].link
     # Overridable with a recorded reason; no delete (not a block), nothing suggested.
@@ -146,7 +144,7 @@ def test_dementia_rule_near_misses(kb: KnowledgeBase, case: str, draft: Res, rec
     [
         (draft_order("doxepin 10 MG Oral Capsule", "3638", resource_id="d1", dose=(1, "{pill}")), "10 mg/day"),
         (draft_order("doxepin 25 mg", "3638", resource_id="d1", dose=(25, "mg")), "25 mg/day"),
-        (draft_order("doxepin", "3638", resource_id="d1"), "dose not stated"),
+        (draft_order("doxepin", "3638", resource_id="d1"), "not stated"),
     ],
     ids=["10-mg-capsule", "25-mg", "dose-unknown"],
 )  # fmt: skip
@@ -189,9 +187,8 @@ def test_each_kind_of_dementia_record_counts(
 ) -> None:
     record = condition(code, display, **({"system": system} if system else {}))
     cards = evaluate(kb, "order-sign", [oxybutynin_draft()], [record], age=58)
-    assert (
-        f"  - Condition: {display} (Condition/{record['id']})"
-        in card_with(cards, DEMENTIA)["detail"]
+    assert f"{display} (Condition/{record['id']})" in inputs_line(
+        card_with(cards, DEMENTIA)["detail"]
     )
 
 
@@ -223,15 +220,15 @@ def test_second_anticholinergic_at_65_warns_naming_the_current_drug(kb: Knowledg
     card = card_with(cards, COMBINATION)
     assert card["indicator"] == "warning" and card["overrideReasons"]
     assert not card.get("suggestions")
-    assert card["summary"].startswith("Reconsider Amitriptyline 25 MG Oral Tablet")
+    assert card["summary"].startswith("Amitriptyline 25 MG Oral Tablet: ")
     finding = finding_block(card["detail"], COMBINATION)
+    # The finding is about the draft; the current drug is what it meets.
     assert (
-        f"  - With: diphenhydramine 25 MG Oral Capsule (MedicationStatement/{current['id']}; "
+        f"With: diphenhydramine 25 MG Oral Capsule (MedicationStatement/{current['id']}, since "
         in finding
     )
-    assert "Applies to" not in finding  # the finding is about the draft, not the current drug
-    assert "  - Age: 65 years (Patient.birthDate)" in finding
-    assert "evidence grade B" in finding and "quality of evidence moderate" in finding
+    assert "age 65 years" in inputs_line(card["detail"])
+    assert "grade B" in finding and "quality of evidence moderate" in finding
     assert DEMENTIA not in rule_ids(cards)  # no dementia on record
 
 
@@ -281,8 +278,8 @@ def test_two_anticholinergic_drafts_are_checked_against_each_other(kb: Knowledge
     assert len(combination) == 2  # one per draft order, each naming the other
     by_draft = {c["detail"].split("(", 1)[1].split(")", 1)[0]: c for c in combination}
     assert set(by_draft) == {"MedicationRequest/d1", "MedicationRequest/d2"}
-    assert "  - With: hydroxyzine" in by_draft["MedicationRequest/d1"]["detail"]
-    assert "  - With: oxybutynin" in by_draft["MedicationRequest/d2"]["detail"]
+    assert "With: hydroxyzine" in by_draft["MedicationRequest/d1"]["detail"]
+    assert "With: oxybutynin" in by_draft["MedicationRequest/d2"]["detail"]
     # order-select on one of them reports that one only.
     selected = evaluate(kb, "order-select", drafts, [], age=78, selections=["MedicationRequest/d2"])
     assert [c["detail"].split("(", 1)[1].split(")", 1)[0] for c in selected] == [
@@ -344,6 +341,6 @@ def test_order_sign_over_http(client: httpx.Client, dstu2: bool) -> None:
     assert card["indicator"] == "warning" and card["overrideReasons"]
     assert f"({draft['resourceType']}/{rid})" in card["detail"]
     assert "Unspecified dementia without behavioral disturbance (Condition/" in card["detail"]
-    assert "  - With: oxybutynin chloride 5 MG Oral Tablet (MedicationRequest/" in card["detail"]
+    assert "With: oxybutynin chloride 5 MG Oral Tablet (MedicationRequest/" in card["detail"]
     quiet = sign(50, conditions=False)
     assert not set(BEERS) & rule_ids(quiet), [c["summary"] for c in quiet]

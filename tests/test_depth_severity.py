@@ -133,7 +133,9 @@ def test_c15_reads_si_units_and_the_lab_s_own_upper_limit(kb: KnowledgeBase) -> 
     ionised = {"referenceRange": [{"high": {"value": 1.32, "unit": "mmol/L"}}]}
     assert c15(observation("1995-0", 1.45, "mmol/L", **ionised))
     assert not c15(observation("1995-0", 1.25, "mmol/L", **ionised))
-    assert not c15(observation("1994-3", 1.45, "mmol/L"))  # no range: shown, not judged
+    # Without a lab range, the default upper limit (1.32 mmol/L [K]) errs towards withholding.
+    assert c15(observation("1994-3", 1.45, "mmol/L"))
+    assert not c15(observation("1994-3", 1.30, "mmol/L"))
 
 
 # -- TSH (C12 from a result) -----------------------------------------------------------------

@@ -70,6 +70,7 @@ def test_missing_keys_are_fetched_in_parallel_with_the_bearer_token(
             "MedicationStatement",
             "Condition",
             "QuestionnaireResponse",
+            "AllergyIntolerance",
         )
     )
     assert {r["authorization"] for r in fhir.state.requests} == {f"Bearer {TOKEN}"}

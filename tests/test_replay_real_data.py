@@ -20,9 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
+from cds_service.knowledge import KnowledgeBase
 from cds_service.protocol.validate import check_response
 from tests import realdata
 from tests.factories import SERVICE_FOR_HOOK
+from tests.helpers import card_rule_ids
 from tests.servers import FhirServer
 
 MISSING = f"shared test data not found at {realdata.TESTDATA}"
@@ -121,3 +123,62 @@ def test_the_test_data_is_all_there() -> None:
     assert len(realdata.smart_ids()) == 14
     assert len(realdata.hl7_files()) >= 180
     assert len(realdata.ecqm_dirs()) >= 8
+
+
+def _replayed_patients() -> list[str]:
+    """Every public test patient with medications of its own (labels for realdata.patient_by)."""
+    labels = [f"synthea/{n}" for n in realdata.synthea_files()]
+    labels += [f"smart/{n}" for n in realdata.smart_ids()]
+    labels += [f"ecqm/{d}" for d in realdata.ecqm_dirs()]
+    labels += [
+        f"hl7/{r}"
+        for r in realdata.hl7_files()
+        if any(x["resourceType"] in realdata.ORDER_TYPES for x in realdata.hl7_example(r).resources)
+    ]
+    return labels
+
+
+def _patient(label: str) -> realdata.RealPatient:
+    kind, _, name = label.partition("/")
+    if kind == "synthea":
+        return realdata.synthea_patient(name)
+    if kind == "smart":
+        return realdata.smart_patient(name)
+    if kind == "ecqm":
+        return realdata.ecqm_patient(name)
+    return realdata.hl7_example(name)
+
+
+@pytest.mark.parametrize("label", _replayed_patients())
+def test_own_medications_as_drafts_alert_only_when_a_rule_names_why(
+    client: httpx.Client, kb: KnowledgeBase, label: str
+) -> None:
+    """Issue 16's nuisance replay: a patient's own medications re-issued as draft orders get no
+    card above info unless a rule names why: every finding above info names a rule the knowledge
+    base has and what it met (a product, a result, a condition, an allergy, the age or the
+    dose), the draft is never its own duplicate, and the card budget holds."""
+    patient = _patient(label)
+    drafts = realdata.draft_orders(patient) or [
+        r for r in patient.resources if r["resourceType"] in realdata.ORDER_TYPES
+    ]
+    known = {r.id for r in kb.safety_rules} | {r.id for r in kb.dose_limits}
+    known |= {r.id for r in kb.duplication}
+    body = post(client, realdata.hook_call("order-sign", patient, drafts=drafts))
+    cards = body["cards"]
+    assert len(cards) <= 3
+    for card in cards:
+        assert len(card["summary"]) < 140 and len(card.get("detail", "")) <= 1200
+        if card["indicator"] == "info":
+            continue
+        rules = card_rule_ids([card])
+        assert rules and rules <= known, (card["summary"], rules)
+        detail = card["detail"]
+        order = detail.split("(", 1)[1].split(")", 1)[0] if detail.startswith("**Order**") else ""
+        for line in detail.splitlines():
+            if not line.startswith(("- **Warning**", "- **Critical**")):
+                continue
+            assert line.count("`") >= 2, line  # names its rule
+            met = ("With:" in line) or ("Dose:" in line) or ("**Inputs**" in detail)
+            assert met, line
+            if "`D1.same-supplement`" in line:
+                assert f"({order}," not in line.split("With:", 1)[1], line  # not itself

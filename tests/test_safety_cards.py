@@ -143,7 +143,9 @@ def test_daily_dose_is_read_from_the_dosage(
     assert (dose.amount, dose.unit, dose.per_day) == pytest.approx(expected)
 
 
-def test_ambiguous_or_missing_doses_stay_unknown(kb: KnowledgeBase) -> None:
+def test_ambiguous_doses_stay_unknown_and_a_missing_quantity_is_a_lower_bound(
+    kb: KnowledgeBase,
+) -> None:
     order = draft_order("Fish oil 1200 MG (EPA 360 MG) capsule")
     order["dosageInstruction"] = daily_dosage(1, "{pill}")
     snapshot = build_snapshot(
@@ -151,9 +153,14 @@ def test_ambiguous_or_missing_doses_stay_unknown(kb: KnowledgeBase) -> None:
         patient_id=PATIENT_ID,
         now=datetime.now(UTC),
         prefetch_values=[patient()],
-        draft_orders=bundle(order, draft_order("Pyridoxine 50 MG")),
+        draft_orders=bundle(order, draft_order("Pyridoxine 50 MG"), draft_order("Pyridoxine")),
     )
-    assert [dict(d.doses) for d in snapshot.drafts] == [{}, {}]
+    ambiguous, strength_only, nothing = (dict(d.doses) for d in snapshot.drafts)
+    assert ambiguous == {} and nothing == {}
+    # No dosage at all: the printed strength is one administration, a lower bound; never exact.
+    [dose] = strength_only.values()
+    assert (dose.amount, dose.unit, dose.per_day, dose.units_assumed) == (50, "mg", False, True)
+    assert not dose.exact and "one unit per dose assumed" in dose.text
 
 
 def test_drug_classification_by_code_product_atc_and_name(kb: KnowledgeBase) -> None:

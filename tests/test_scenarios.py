@@ -489,7 +489,8 @@ def test_an_ssri_being_ordered_gets_the_relevant_cofactor_status(
     card = cards_by_topic(response)["serotonergic"]
     assert "co-factor status for antidepressant therapy" in card["summary"]
     assert "Finding: Vitamin B12 deficient (rule `b12-deficient`" in card["detail"]
-    assert "| Thyroid-stimulating hormone | no result | missing |" in card["detail"]
+    assert "This order answers: no first-line treatment recorded" in card["detail"]
+    assert "no current result: " in card["detail"] and ", TSH" in card["detail"]
     # TSH is missing: offered; B12 is current: not offered again.
     assert suggested(card) == codes(kb, "tsh")
 

@@ -1,56 +1,112 @@
-"""The per-call budget: critical first, then warning, then info, and at most three cards.
+"""At most three cards per order-time call (clinical-reference §7.6), critical first.
 
-The renderers group findings so that a call rarely needs more (patient-view has three groups;
-order time one card per draft order that needs attention). When more arrive, the cards past
-the third are folded into the third: their summaries become lines of its detail and their
-suggestions join its own, so no finding is dropped, only moved one card down.
+The cards of one call are ranked (critical, then warning, then info; within an indicator in
+the order the stages made them: alerts, order checks, what could not be checked, guidance).
+When there are more than three, the first two stay as they are and the rest become one card
+whose indicator is the most severe of them: each folded card is a line (its summary and
+rules) and its suggestions stay offered, so no finding is dropped silently.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cds_service.cards.compact import short_footer
 from cds_service.cards.record import CardAudit, RenderedCard
-from cds_service.cards.resources import override_reasons
+from cds_service.cards.resources import SOURCE_LABEL
+from cds_service.cards.text import DETAIL_BUDGET, clip, fit
 from cds_service.knowledge import KnowledgeBase
+from cds_service.protocol.messages import Card, Coding, OverrideCoding, Source, Suggestion
 
 MAX_CARDS = 3
-RANK = {"critical": 0, "warning": 1, "info": 2}
+_RANK = {"critical": 0, "warning": 1, "info": 2}
 
 
-def within_budget(rendered: Sequence[RenderedCard], kb: KnowledgeBase) -> list[RenderedCard]:
-    """The cards ordered by indicator (stable within one), folded to at most ``MAX_CARDS``."""
-    ordered = sorted(rendered, key=lambda r: RANK[r.card.indicator])
-    if len(ordered) <= MAX_CARDS:
-        return ordered
-    kept, overflow = ordered[: MAX_CARDS - 1], ordered[MAX_CARDS - 1 :]
-    return [*kept, _fold(overflow, kb)]
+def fit_cards(rendered: Sequence[RenderedCard], kb: KnowledgeBase) -> list[RenderedCard]:
+    """The call's cards, critical first, folded to at most three."""
+    ranked = sorted(rendered, key=lambda r: _RANK[r.card.indicator])  # stable: stage order
+    if len(ranked) <= MAX_CARDS:
+        return ranked
+    kept, folded = ranked[: MAX_CARDS - 1], ranked[MAX_CARDS - 1 :]
+    return [*kept, _folded(folded, kb)]
 
 
-def _fold(cards: Sequence[RenderedCard], kb: KnowledgeBase) -> RenderedCard:
-    """One card holding several: the first's content, then a line per other card."""
+def _folded(cards: Sequence[RenderedCard], kb: KnowledgeBase) -> RenderedCard:
+    indicator = min((r.card.indicator for r in cards), key=_RANK.__getitem__)
+    rule_ids = list(
+        dict.fromkeys(rule for r in cards for rule in (r.audit.rule_ids or (r.audit.topic,)))
+    )
+    footer = short_footer(kb, rule_ids)
+    lines = [f"**{len(cards)} more findings on the orders being placed** (one line each):", ""]
+    budget = DETAIL_BUDGET - len(footer) - 2
+    for index, rendered in enumerate(cards):
+        rules = ", ".join(rendered.audit.rule_ids or (rendered.audit.topic,))
+        line = f"- {rendered.card.indicator}: {rendered.card.summary} (rules {rules})"
+        rest = len(cards) - index
+        if len("\n".join([*lines, line])) > budget - 80 and rest > 1:
+            names = ", ".join(r.audit.topic for r in cards[index:])
+            lines.append(clip(f"- and {rest} more: {names}", 200))
+            break
+        lines.append(line)
+    suggestions = _distinct([s for r in cards for s in r.card.suggestions or ()])
+    kept = {s.uuid for s in suggestions}
+    reasons: dict[tuple[str, str], OverrideCoding] = {}
+    hard = any(r.card.indicator == "critical" and not r.card.overrideReasons for r in cards)
+    for rendered in cards:
+        for reason in rendered.card.overrideReasons or ():
+            reasons.setdefault((reason.system, reason.code), reason)
     first = cards[0]
-    others = cards[1:]
-    lines = [f"- Also ({o.card.indicator}): {o.card.summary}" for o in others]
-    detail = "\n".join([first.card.detail or "", "", "**Also on this call**", *lines]).strip()
-    suggestions = [s for c in cards for s in c.card.suggestions or ()]
-    indicator = min((c.card.indicator for c in cards), key=lambda i: RANK[i])
-    behaviors = {c.card.selectionBehavior for c in cards if c.card.suggestions}
-    behavior = behaviors.pop() if len(behaviors) == 1 else ("any" if suggestions else None)
-    card = first.card.model_copy(
-        update={
-            "detail": detail,
-            "indicator": indicator,
-            "suggestions": suggestions or None,
-            "selectionBehavior": behavior,
-            "overrideReasons": override_reasons(kb) if indicator != "info" else None,
-        }
+    card = Card(
+        summary=fit(
+            (
+                f"{len(cards)} more order findings: {first.card.summary}",
+                f"{len(cards)} more order findings, first: {clip(first.card.summary, 90)}",
+            )
+        ),
+        detail="\n".join([*lines, "", footer]),
+        indicator=indicator,
+        source=Source(
+            label=f"{SOURCE_LABEL}: order check",
+            topic=Coding(
+                system=kb.manifest.topic_system,
+                code=first.audit.topic,
+                display=first.card.source.topic.display if first.card.source.topic else None,
+            ),
+        ),
+        suggestions=suggestions or None,
+        selectionBehavior="any" if suggestions else None,
+        overrideReasons=list(reasons.values()) if reasons and not hard else None,
     )
     audit = CardAudit(
         card.uuid,
         indicator,
         first.audit.topic,
-        tuple(dict.fromkeys(r for c in cards for r in c.audit.rule_ids)),
-        tuple(s for c in cards for s in c.audit.suggestions),
+        tuple(rule_ids),
+        tuple(s for r in cards for s in r.audit.suggestions if s.uuid in kept),
     )
     return RenderedCard(card, audit)
+
+
+def _distinct(suggestions: Sequence[Suggestion]) -> list[Suggestion]:
+    """One suggestion per real choice: two folded cards that both offer the same test, or
+    both remove the same draft, offer it once."""
+    seen: set[str] = set()
+    distinct = []
+    for suggestion in suggestions:
+        key = repr(
+            [
+                (a.type, a.resourceId, a.resource and _identity(a.resource))
+                for a in suggestion.actions or ()
+            ]
+        )
+        if key not in seen:
+            seen.add(key)
+            distinct.append(suggestion)
+    return distinct
+
+
+def _identity(resource: dict[str, object]) -> str:
+    """What a created or updated resource is: its id, else its code (the test it orders)."""
+    return str(
+        resource.get("id") or resource.get("code") or resource.get("medicationCodeableConcept")
+    )

@@ -5,7 +5,11 @@ draft at order-sign): a supplement being ordered is compared with the rules that
 suggest it ("supported by ferritin 12 ng/mL" / "no current data show a need"), and a drug class
 listed in ``order_guidance.yaml`` (e.g. an SSRI) gets the co-factor status that bears on it.
 Interactions and contraindications of the drafts are the safety stage's (engine/orders.py,
-order_cards.py); this module only adds the knowledge side, so both render side by side.
+cards/orders.py); this module only adds the knowledge side, so both render side by side.
+
+Cards fit the budget (cards/compact.py): per draft a line with what the data say and the rule
+(id, grade, one sentence), then the inputs used, one to three citations; every band of every
+measure and the rest of the basis belong on the rule's own page.
 """
 
 from __future__ import annotations
@@ -13,24 +17,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cds_service.cards.detail import footer, input_table, sources, threshold_line
+from cds_service.cards.compact import (
+    first_sentence,
+    fit_detail,
+    input_lines,
+    short_footer,
+    source_links,
+)
 from cds_service.cards.record import CardAudit, RenderedCard, SuggestionAudit
 from cds_service.cards.resources import SOURCE_LABEL, service_request
+from cds_service.cards.text import ALLERGIES_NOT_CHECKED, clip, fit
 from cds_service.engine.predicates import holds
 from cds_service.engine.types import Finding, PathwayAssessment, Trace
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import Intervention, MedicationGuidance, Rule
-from cds_service.knowledge.text import fold_text
-from cds_service.protocol.messages import (
-    SUMMARY_MAX_LENGTH,
-    Action,
-    Card,
-    Coding,
-    Source,
-    Suggestion,
-)
+from cds_service.protocol.messages import Action, Card, Coding, Source, Suggestion
 from cds_service.snapshot.facts import MedicationFact, PatientSnapshot
-from cds_service.snapshot.values import codings, concept_text
 
 
 @dataclass(slots=True)
@@ -38,34 +40,19 @@ class _Section:
     heading: str
     summary: str
     lines: list[str]
+    short: list[str] = field(default_factory=list)  # the same lines in fewer words
     trace: Trace = field(default_factory=Trace)
     rule_ids: list[str] = field(default_factory=list)
     citations: list[str] = field(default_factory=list)
     lab_orders: list[str] = field(default_factory=list)
+    adjunct: bool = False  # a mood option: the "adjunct, never a replacement" line applies
+    supplement: bool = False
 
 
-def drafted_interventions(draft: MedicationFact, kb: KnowledgeBase) -> list[str]:
-    """The interventions a draft order is for: by code, by the ingredient's intervention
-    (medications.yaml), else by name in the order's text."""
-    found: dict[str, None] = {}
-    concepts = [draft.resource.get("medicationCodeableConcept")]
-    for concept in concepts:
-        for coding in codings(concept):
-            system = kb.system_aliases.get(str(coding.get("system")))
-            key = (system or "", str(coding.get("code")))
-            if key in kb.intervention_codes:
-                found[kb.intervention_codes[key]] = None
-    for ingredient_id in draft.ingredients:
-        intervention = kb.ingredients[ingredient_id].intervention
-        if intervention is not None:
-            found[intervention] = None
-    if not found:
-        text = fold_text(" ".join(filter(None, [draft.name, *map(concept_text, concepts)])))
-        for needle, intervention_id in kb.intervention_names:
-            if needle in text:
-                found[intervention_id] = None
-                break  # names are longest first: the most specific match wins
-    return list(found)
+def drafted_interventions(draft: MedicationFact) -> tuple[str, ...]:
+    """The interventions a draft order is for: those of its ingredients, as the drug classifier
+    read them (medications.yaml is the one recognition table; the safety gate reads the same)."""
+    return draft.interventions
 
 
 def order_guidance_cards(
@@ -84,7 +71,7 @@ def order_guidance_cards(
     for draft in snapshot.drafts:
         if not draft.selected:
             continue
-        for intervention_id in drafted_interventions(draft, kb):
+        for intervention_id in drafted_interventions(draft):
             intervention = kb.interventions[intervention_id]
             section = _supplement_section(
                 draft, intervention, fired, snapshot, kb, blocked=draft.ref in blocked
@@ -97,8 +84,7 @@ def order_guidance_cards(
                 section = _class_section(draft, guidance, fired, snapshot, kb)
                 by_pathway.setdefault(guidance.pathway, []).append(section)
     return [
-        _card(kb.pathways[pathway_id].name, pathway_id, sections, snapshot, kb)
-        for pathway_id, sections in by_pathway.items()
+        _card(pathway_id, sections, snapshot, kb) for pathway_id, sections in by_pathway.items()
     ]
 
 
@@ -118,8 +104,17 @@ def _supplement_section(
     ]
     supporting = [fired[r.id] for r in rules if r.id in fired]
     name = intervention.name.split(" (")[0]
-    section = _Section(heading=f"{draft.name} (being ordered)", summary="", lines=[])
+    section = _Section(
+        heading=f"**{clip(draft.name, 60)}** ({draft.ref}), being ordered",
+        summary="",
+        lines=[],
+        supplement=True,
+        adjunct=intervention.kind in ("precursor", "modulator"),
+    )
     section.citations += intervention.citations
+    evidence = (
+        f"- {name}: evidence grade {intervention.grade}; studied dose {intervention.studied_dose}."
+    )
     if not intervention.offer:
         section.summary = f"{name} order: not offered by this service"
         section.lines.append(f"- {intervention.do_not_offer_reason}")
@@ -131,13 +126,10 @@ def _supplement_section(
         for f in supporting:
             section.trace.merge(f.trace)
             section.rule_ids.append(f.rule.id)
-            section.citations += f.rule.citations
-            section.lines.append(
-                f"- Supported by the data: {f.rule.finding} (rule `{f.rule.id}` v{f.rule.version}, evidence grade {f.rule.grade}). {f.rule.statement.strip()}"
-            )
-        section.lines.append(
-            "- The data are only half of it: interactions and contraindications of this order are on the safety cards."
-        )
+            section.citations[:0] = f.rule.citations
+            head = f"- Supported: {f.rule.finding} (rule `{f.rule.id}` v{f.rule.version}, grade {f.rule.grade})"
+            section.lines.append(f"{head}. {first_sentence(f.rule.statement)}")
+            section.short.append(f"{head}.")
     else:
         section.summary = f"{name} order: current data do not show a need"
         if not rules:
@@ -148,15 +140,14 @@ def _supplement_section(
             section.trace.merge(trace)
             section.rule_ids.append(rule.id)
             section.citations += rule.citations
-            section.lines.append(
-                f"- Not met: {rule.title} (rule `{rule.id}` v{rule.version}): {rule.statement.strip()}"
-            )
+            head = f"- Not met: {rule.title} (rule `{rule.id}` v{rule.version}, grade {rule.grade})"
+            section.lines.append(f"{head}. {first_sentence(rule.statement)}")
+            section.short.append(f"{head}.")
             section.lab_orders += _orders_for_missing(rule, trace, snapshot, kb)
         if section.lab_orders:
             section.summary = f"{name} order: the data that would support it are missing"
-    section.lines.append(
-        f"- Evidence grade {intervention.grade}: {intervention.evidence.strip()} Studied dose: {intervention.studied_dose}."
-    )
+    section.lines.append(evidence)
+    section.short = [*(section.short or section.lines[:-1]), evidence]
     return section
 
 
@@ -181,9 +172,9 @@ def _class_section(
     kb: KnowledgeBase,
 ) -> _Section:
     section = _Section(
-        heading=f"{draft.name} (being ordered): {guidance.title.lower()}",
-        summary=f"{draft.name} order: {guidance.title.lower()}",
-        lines=[f"- {guidance.statement.strip()}"],
+        heading=f"**{clip(draft.name, 60)}** ({draft.ref}), being ordered: {guidance.title.lower()}",
+        summary=f"{clip(draft.name, 50)} order: {guidance.title.lower()}",
+        lines=[f"- {first_sentence(guidance.statement)}"],
         citations=list(guidance.citations),
     )
     for measure_id in guidance.measures:
@@ -193,20 +184,24 @@ def _class_section(
             section.trace.labs[measure_id] = fact
         elif not any(s in snapshot.labs for s in measure.substitutes):
             section.trace.missing[measure_id] = None
-            stale = snapshot.stale_labs.get(measure_id)
-            if stale is not None:
-                section.trace.stale[measure_id] = stale
     # Findings about these measures (B12 deficient, vitamin D deficient...), options aside.
     measures = set(guidance.measures)
     for finding in fired.values():
-        if finding.rule.severity in ("urgent", "limitation", "caution") and measures & set(
+        if finding.rule.id in guidance.addresses:
+            section.rule_ids.append(finding.rule.id)
+            section.lines.append(
+                f"- This order answers: {finding.rule.title.lower()} "
+                f"(rule `{finding.rule.id}` v{finding.rule.version})."
+            )
+        elif finding.rule.severity in ("urgent", "limitation", "caution") and measures & set(
             finding.trace.labs
         ):
             section.rule_ids.append(finding.rule.id)
             section.lines.append(
                 f"- Finding: {finding.rule.finding} (rule `{finding.rule.id}` v{finding.rule.version}, "
-                f"evidence grade {finding.rule.grade}); the options are on the patient's pathway cards."
+                f"grade {finding.rule.grade}); the options are on the patient's pathway cards."
             )
+    section.short = section.lines
     for order_id in guidance.lab_orders:
         order = kb.lab_orders[order_id]
         if not any(m in snapshot.labs for m in order.satisfied_by):
@@ -215,39 +210,38 @@ def _class_section(
 
 
 def _card(
-    pathway_name: str,
     pathway_id: str,
     sections: list[_Section],
     snapshot: PatientSnapshot,
     kb: KnowledgeBase,
 ) -> RenderedCard:
-    summary = sections[0].summary
-    if len(sections) > 1:
-        summary += f" (+{len(sections) - 1} more)"
-    if len(summary) > SUMMARY_MAX_LENGTH:
-        summary = summary[: SUMMARY_MAX_LENGTH - 1].rstrip() + "…"
+    pathway = kb.pathways[pathway_id]
+    first = sections[0].summary
+    more = f" (+{len(sections) - 1} more)" if len(sections) > 1 else ""
+    summary = fit((f"{first}{more}", f"{first.split(' (')[0]}{more}"))
     trace = Trace()
-    lines: list[str] = [f"**{pathway_name}: guidance on the orders being placed**", ""]
+    essential: list[str] = []
+    shorter: list[str] = []
     for section in sections:
         trace.merge(section.trace)
-        lines += [f"**{section.heading}**", "", *section.lines, ""]
-    lines += input_table(trace, kb)
-    measure_ids = dict.fromkeys([*trace.labs, *trace.missing])
-    thresholds = [threshold_line(kb.measures[m], kb, snapshot.sex) for m in measure_ids]
-    thresholds = [t for t in thresholds if t]
-    if thresholds:
-        lines += ["**Thresholds**", "", *thresholds, ""]
-    lines += [
-        "**Limitations**",
-        "",
-        "- Dietary supplements are not FDA-approved treatments for depression; discuss them as an adjunct, never as a replacement for antidepressant therapy or psychotherapy.",
-        "- Interactions and contraindications of these orders are checked separately (safety cards).",
-        "",
-    ]
-    citation_ids = dict.fromkeys(c for s in sections for c in s.citations)
-    lines += sources(kb.citation_links(citation_ids))
+        essential += [section.heading, *section.lines, ""]
+        shorter += [section.heading, *section.short, ""]
+    optional: list[str | tuple[str, ...]] = []
+    inputs = input_lines(trace, snapshot, kb)
+    keep = ["**Inputs**: " + "; ".join(inputs) + "."] if inputs else []
+    if any(s.adjunct for s in sections):
+        optional.append(
+            "Supplements are not FDA-approved for depression: an adjunct for discussion, never a "
+            "replacement for antidepressant therapy or psychotherapy."
+        )
+    if any(s.supplement for s in sections) and not snapshot.allergies_read:
+        optional.append(ALLERGIES_NOT_CHECKED)
+    optional.append("Interactions and contraindications of these orders: order-check cards.")
+    citation_ids = list(dict.fromkeys(c for s in sections for c in s.citations))
+    citations = kb.citation_links(citation_ids)
+    optional.append((source_links(citations), source_links(citations, limit=1)))
     rule_ids = list(dict.fromkeys(r for s in sections for r in s.rule_ids))
-    lines.append(footer(kb, rule_ids))
+    detail = fit_detail(essential, optional, short_footer(kb, rule_ids), shorter, keep)
 
     suggestions: list[Suggestion] = []
     audits: list[SuggestionAudit] = []
@@ -257,14 +251,13 @@ def _card(
         action = Action(
             type="create", description=f"Create a draft order for {order.name}", resource=resource
         )
-        suggestion = Suggestion(label=f"Order {order.name}"[:140], actions=[action])
+        suggestion = Suggestion(label=clip(f"Order {order.name}", 139), actions=[action])
         suggestions.append(suggestion)
         audits.append(SuggestionAudit(uuid=suggestion.uuid, kind="create:ServiceRequest"))
-    pathway = kb.pathways[pathway_id]
     first_citation = next(iter(citation_ids), None)
     card = Card(
         summary=summary,
-        detail="\n".join(lines),
+        detail=detail,
         indicator="info",
         source=Source(
             label=f"{SOURCE_LABEL}: {pathway.name}",

@@ -1,30 +1,47 @@
 """Order-time findings -> cards: one card per draft order that needs the clinician's attention.
 
-A hard block is a ``critical`` card whose suggestions remove the draft (``delete`` by
-``resourceId``) and, where the rule names one, offer a safer step (order the missing test);
-no override reason is offered because the rule may not be overridden. A soft block or a warning
-is a ``warning`` card with override reasons (with ``display``), so the clinician's decision comes
-back through feedback. Spacing and monitoring rules give ``info`` cards. Every card shows the
-draft, what it meets (drug, condition, lab with dates and resource ids), the rule in plain words,
-its grade and citations, the checks that ran and what could not be checked.
+Every problem with one draft is on its card (interactions, contraindications, dose limits,
+duplication, allergies, age, results); the indicator is the most severe finding's, and the
+summary names it first with the action. Suggestions target the product that causes the
+problem (clinical-reference §7.6): "stop the 5-HTP" (an ``update`` of the patient's own
+statement or order to ``stopped``) when an existing supplement is the culprit, "remove the
+draft" (``delete`` by ``resourceId``) when the draft is, naming a safer alternative when the
+rule has one, and "order this test first" when a test would lift the block (C24). A hard block
+is ``critical`` with no override reasons (the rule may not be overridden); an urgent,
+overridable block (linezolid on a serotonergic drug) is ``critical`` with override reasons;
+other blocks and warnings are ``warning`` with override reasons (with ``display``; the CDS Hooks
+vocabulary's codes where one fits), so the decision comes back through feedback.
+
+Cards fit the budget (cards/compact.py): summary under 140 characters, never cut; detail within
+1,200 characters with the draft, one line per finding (rule, grade, what it met), the inputs
+used and one to three citations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cds_service.cards.detail import footer, input_table, sources
+from cds_service.cards.compact import (
+    drug_name,
+    fact_line,
+    first_sentence,
+    fit_detail,
+    input_lines,
+    short_footer,
+    source_links,
+)
 from cds_service.cards.record import CardAudit, RenderedCard, SuggestionAudit
 from cds_service.cards.resources import (
     SOURCE_LABEL,
     order_test_suggestion,
     override_reasons,
+    stop_suggestion,
 )
+from cds_service.cards.text import ALLERGIES_NOT_CHECKED, clip, fit
 from cds_service.engine.orders import OrderFinding, OrderReview
 from cds_service.engine.types import Trace
 from cds_service.knowledge import KnowledgeBase
 from cds_service.protocol.messages import (
-    SUMMARY_MAX_LENGTH,
     Action,
     Card,
     Coding,
@@ -35,71 +52,41 @@ from cds_service.snapshot.facts import MedicationFact, PatientSnapshot
 
 # The suggested resources are R4; a DSTU2 client (MedicationOrder) gets deletes only.
 _DSTU2_ORDER = "MedicationOrder"
-_LABEL = {"block": "Not recommended", "warn": "Caution", "info": "Note"}
-_VERB = {"critical": "Remove draft", "warning": "Reconsider", "info": "Note for"}
+_LABEL = {"critical": "Critical", "warning": "Warning", "info": "Note"}
 
 
 def order_cards(
     review: OrderReview, snapshot: PatientSnapshot, kb: KnowledgeBase
 ) -> list[RenderedCard]:
     """Cards for the order hooks: per draft with findings, then what could not be checked."""
-    cards = [
-        _order_card(order, findings, review, snapshot, kb) for order, findings in review.by_order()
-    ]
-    concerned = {order.ref for order, _ in review.by_order()}
+    groups = review.by_order()
+    cards = [_order_card(order, findings, review, snapshot, kb) for order, findings in groups]
+    concerned = {order.ref for order, _ in groups}
     unchecked = [d for d in review.unchecked if d.ref not in concerned]
     if unchecked:
         cards.append(_unchecked_card(unchecked, snapshot, kb))
     return cards
 
 
-def _short(name: str, limit: int = 60) -> str:
-    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
-
-
-def _summary(text: str) -> str:
-    return (
-        text if len(text) <= SUMMARY_MAX_LENGTH else text[: SUMMARY_MAX_LENGTH - 1].rstrip() + "…"
-    )
-
-
-def _fact_line(fact: MedicationFact) -> str:
-    when = fact.last_date.date().isoformat() if fact.last_date else "date unknown"
-    if fact.draft:
-        state = "draft order"
-    elif fact.active:
-        state = f"{fact.status or 'active'}, last recorded {when}"
-    else:
-        state = f"stopped {when}, within its washout window"
-    return f"{fact.name} ({fact.ref}; {state})"
-
-
-def _dose_line(order: MedicationFact) -> str:
-    if not order.doses:
-        return "dose not stated in a form the service can read"
-    return "; ".join(f"{ingredient}: {dose.describe()}" for ingredient, dose in order.doses.items())
-
-
-def _finding_lines(finding: OrderFinding, age: int | None) -> list[str]:
-    rule = finding.hit.rule
-    grade = f", evidence grade {rule.grade}" if rule.grade else ""
-    hard = " Hard rule: not to be overridden." if rule.hard else ""
-    lines = [
-        f"- **{'Do not combine' if rule.hard else _LABEL[rule.action]}** (rule `{rule.id}` v{rule.version}{grade}): "
-        f"{rule.message.strip()}{hard}"
-    ]
+def _finding_line(finding: OrderFinding, kb: KnowledgeBase, *, short: bool = False) -> str:
+    rule = finding.rule
+    grade = f", grade {rule.grade}" if rule.grade else ""
+    head = f"- **{_LABEL[finding.severity]}** `{rule.id}` v{rule.version}{grade}: "
+    text = first_sentence(rule.message) if short else rule.message.strip()
+    if finding.hard:
+        text += " Hard rule: not to be overridden."
+    others = [p for p in finding.partners if p is not finding.order]
     if finding.subject is not finding.order:
-        lines.append(f"  - Applies to: {_fact_line(finding.subject)}")
-    for partner in finding.partners:
-        lines.append(f"  - With: {_fact_line(partner)}")
-    for condition in finding.hit.trace.conditions.values():
-        lines.append(f"  - Condition: {condition.name} ({condition.ref})")
-    if finding.hit.trace.age_used:
-        known = f"{age} years" if age is not None else "not recorded"
-        lines.append(f"  - Age: {known} (Patient.birthDate)")
-    if finding.hit.dose_note:
-        lines.append(f"  - Dose: {finding.hit.dose_note}")
-    return lines
+        others = [finding.subject, *[p for p in others if p is not finding.subject]]
+    if others:
+        shown = [
+            f"{drug_name(p, kb, 48)} ({p.ref})" if short else fact_line(p, kb) for p in others[:3]
+        ]
+        more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+        text += f" With: {'; '.join(shown)}{more}."
+    if finding.note:
+        text += f" Dose: {finding.note}."
+    return head + text
 
 
 def _order_card(
@@ -111,56 +98,63 @@ def _order_card(
 ) -> RenderedCard:
     top = findings[0]
     severity = top.severity
-    rules = list(dict.fromkeys(f.hit.rule.id for f in findings))
-    blocks = [f for f in findings if f.hit.rule.action == "block"]
-    hard = any(f.hit.rule.hard for f in blocks)
+    hard = any(f.hard for f in findings)
+    rules = list(dict.fromkeys(f.rule.id for f in findings))
+    name = drug_name(order, kb)
+    dstu2 = order.source == _DSTU2_ORDER
 
     suggestions: list[Suggestion] = []
     audits: list[SuggestionAudit] = []
-    if blocks and "/" in order.ref:
+    stopped: list[str] = []
+    culprits = {
+        fact.ref: fact for f in findings if f.severity != "info" for fact in f.stop
+    }.values()
+    for culprit in culprits:
+        culprit_name = drug_name(culprit, kb, 40)
+        stopped.append(culprit_name)
+        if dstu2:
+            continue  # only R4 resources are changed; the detail still names it
+        made = stop_suggestion(
+            culprit.resource,
+            clip(f"Stop {culprit_name} ({culprit.source} {culprit.ref.split('/')[-1]})", 139),
+            f"interacts with the draft order {order.ref}",
+        )
+        if made is not None:
+            suggestions.append(made[0])
+            audits.append(made[1])
+    if any(f.remove for f in findings) and "/" in order.ref:
+        alternative = next((f.rule.alternative for f in findings if f.rule.alternative), None)
+        label = f"Remove the draft order for {name}"
+        if alternative:
+            label = fit((f"{label}; consider {alternative} instead", label))
         suggestion = Suggestion(
-            label=_summary(f"Remove the draft order for {_short(order.name)}"),
-            isRecommended=hard or None,
+            label=label,
+            isRecommended=(hard and not stopped) or None,
             actions=[
                 Action(
                     type="delete",
-                    description=f"Remove the draft order {order.ref} ({_short(order.name)})",
+                    description=f"Remove the draft order {order.ref} ({name})",
                     resourceId=order.ref,
                 )
             ],
         )
         suggestions.append(suggestion)
         audits.append(SuggestionAudit(suggestion.uuid, f"delete:{order.source}"))
-    # A test is a "safer step" only when it can lift every block on this order (C24), and never
-    # for a supplement the service does not offer at all (phenylalanine): then it changes nothing.
-    lifts = (
-        bool(blocks)
-        and all(f.hit.rule.replacement is not None for f in blocks)
-        and all(kb.interventions[i].offer for i in order.interventions)
-    )
-    replacements = list(
-        dict.fromkeys(
-            f.hit.rule.replacement.lab_order
-            for f in blocks
-            if lifts and f.hit.rule.replacement is not None
-        )
-    )
-    offered_tests = []
-    for lab_order_id in replacements:
-        lab_order = kb.lab_orders[lab_order_id]
-        offered_tests.append(lab_order.name)
-        if order.source == _DSTU2_ORDER:
+    tests = _replacement_tests(order, findings, kb)
+    for lab_order_id in tests:
+        if dstu2:
             continue
+        lab_order = kb.lab_orders[lab_order_id]
         suggestion, audit = order_test_suggestion(
-            kb, lab_order, snapshot.patient_id, _summary(f"Order {lab_order.name} first")
+            kb, lab_order, snapshot.patient_id, clip(f"Order {lab_order.name} first", 139)
         )
         suggestions.append(suggestion)
         audits.append(audit)
 
-    rule = top.hit.rule
+    rule = top.rule
     card = Card(
-        summary=_summary(f"{_VERB[severity]} {_short(order.name)}: {rule.title}"),
-        detail=_detail(order, findings, offered_tests, review, snapshot, kb),
+        summary=_summary(name, findings, stopped, severity),
+        detail=_detail(order, findings, stopped, tests, snapshot, kb),
         indicator=severity,
         source=Source(
             label=f"{SOURCE_LABEL}: order check",
@@ -169,88 +163,135 @@ def _order_card(
         ),
         suggestions=suggestions or None,
         selectionBehavior="any" if suggestions else None,
-        overrideReasons=override_reasons(kb) if severity != "info" and not hard else None,
+        overrideReasons=(
+            override_reasons(kb, [c for f in findings for c in f.rule.override_reasons])
+            if severity != "info" and not hard
+            else None
+        ),
     )
-    card_audit = CardAudit(
-        uuid=card.uuid,
-        indicator=card.indicator,
-        topic=rule.id,
-        rule_ids=tuple(rules),
-        suggestions=tuple(audits),
-    )
+    card_audit = CardAudit(card.uuid, card.indicator, rule.id, tuple(rules), tuple(audits))
     return RenderedCard(card, card_audit)
+
+
+def _replacement_tests(
+    order: MedicationFact, findings: Sequence[OrderFinding], kb: KnowledgeBase
+) -> list[str]:
+    """Tests that can lift every block on this order (C24), never for a supplement the service
+    does not offer at all (phenylalanine): then a test changes nothing."""
+    blocks = [f for f in findings if f.blocks]
+    if not blocks or any(f.replacement is None for f in blocks):
+        return []
+    if not all(kb.interventions[i].offer for i in order.interventions):
+        return []
+    return list(dict.fromkeys(f.replacement for f in blocks if f.replacement is not None))
+
+
+def _summary(
+    name: str, findings: Sequence[OrderFinding], stopped: Sequence[str], severity: str
+) -> str:
+    """Finding first, then the action, in under 140 characters, never cut off."""
+    top = findings[0]
+    title = top.rule.title
+    distinct = len({f.rule.id for f in findings})
+    more = f" (+{distinct - 1} more)" if distinct > 1 else ""
+    if stopped:
+        action = f"stop {stopped[0]}" + (" or remove the draft" if top.remove else "")
+    elif top.hard:
+        action = "remove the draft"
+    elif severity == "critical":
+        action = "urgent use only, with monitoring"
+    elif top.rule.alternative:
+        action = f"consider {top.rule.alternative}"
+    elif top.remove:
+        action = "reconsider or override with a reason"
+    else:
+        action = ""
+    lead = {"critical": "Do not give", "warning": "", "info": "Note for"}[severity]
+    if severity == "critical" and not top.hard:
+        lead = ""
+    subject = f"{lead} {name}".strip()
+    head = f"{subject}: {title}{more}"
+    return fit(
+        (
+            f"{head}; {action}" if action else head,
+            f"{subject}: {title}; {action}" if action else head,
+            head,
+            f"{subject}: {title}",
+            f"{clip(subject, 50)}: {title}",
+        )
+    )
 
 
 def _detail(
     order: MedicationFact,
     findings: Sequence[OrderFinding],
-    offered_tests: list[str],
-    review: OrderReview,
+    stopped: Sequence[str],
+    tests: Sequence[str],
     snapshot: PatientSnapshot,
     kb: KnowledgeBase,
 ) -> str:
-    lines = [
-        f"**Draft order**: {order.name} ({order.ref}); {_dose_line(order)}.",
+    dose = "; ".join(
+        f"{kb.ingredients[i].name.split(' (')[0]} {d.describe()}" for i, d in order.doses.items()
+    )
+    essential = [
+        f"**Order**: {clip(order.name, 80)} ({order.ref}); dose: {dose or 'not stated in a form the service can read'}.",
         "",
-        "**Findings**",
-        "",
+        *(_finding_line(f, kb) for f in findings),
     ]
-    for finding in findings:
-        lines += _finding_lines(finding, snapshot.age)
-    lines.append("")
+    shorter = [essential[0], "", *(_finding_line(f, kb, short=True) for f in findings)]
+    optional: list[str | tuple[str, ...]] = []
+    if stopped:
+        optional.append(
+            "**Choice**: stop " + ", ".join(stopped) + " (already taken), or remove this draft."
+        )
+    if tests:
+        optional.append(
+            "**Safer step**: "
+            + "; ".join(f"order {kb.lab_orders[t].name} first" for t in tests)
+            + "."
+        )
     trace = Trace()
     for finding in findings:
-        trace.merge(finding.hit.trace)
-    lines += input_table(trace, kb)
-    lines += ["**Rules**", ""]
-    rules = {f.hit.rule.id: f.hit.rule for f in findings}
-    for rule in rules.values():
-        lines.append(f"- `{rule.id}` {rule.title}: {rule.statement.strip()}")
-    lines.append("")
-    if offered_tests:
-        lines += [
-            "**Safer step**: " + "; ".join(f"order {name} first" for name in offered_tests) + ".",
-            "",
-        ]
-    lines += checks_line(review, snapshot)
-    citations = dict.fromkeys(c for f in findings for c in f.hit.rule.citations)
-    lines += sources(kb.citation_links(citations))
-    lines.append(footer(kb, [f.hit.rule.id for f in findings]))
-    return "\n".join(lines)
-
-
-def checks_line(review: OrderReview, snapshot: PatientSnapshot) -> list[str]:
-    """What the order check looked at, and the drugs it could not classify ("not checked")."""
-    lines = [
-        "**Checks run**",
-        "",
-        f"- Draft medication orders checked: {len(review.drafts)}; current or recent "
-        f"medications: {len(snapshot.medications)}; classified conditions: {len(snapshot.conditions)}.",
-    ]
-    unclassified = sorted({m.name for m in snapshot.unclassified_medications if m.name})
-    if unclassified:
-        lines.append(
-            f"- Not checked (not recognised by ingredient, product, ATC code or name): {', '.join(unclassified)}."
-        )
-    return [*lines, ""]
+        trace.merge(finding.trace)
+    inputs = input_lines(trace, snapshot, kb)
+    keep = ["**Inputs**: " + "; ".join(inputs) + "."] if inputs else []
+    if order.interventions and not snapshot.allergies_read:
+        optional.append(ALLERGIES_NOT_CHECKED)
+    citations = [kb.citations[c] for f in findings for c in f.rule.citations]
+    optional.append((source_links(citations), source_links(citations, limit=1)))
+    return fit_detail(
+        [*essential, ""],
+        optional,
+        short_footer(kb, (f.rule.id for f in findings)),
+        [*shorter, ""],
+        keep,
+    )
 
 
 def _unchecked_card(
     drafts: list[MedicationFact], snapshot: PatientSnapshot, kb: KnowledgeBase
 ) -> RenderedCard:
-    names = ", ".join(_short(d.name, 40) for d in drafts)
-    review = OrderReview((), tuple(drafts), tuple(drafts))
-    detail = [
-        f"The interaction check does not recognise {names}: it matched no RxNorm ingredient or "
-        "curated product code, no ATC code and no known generic or brand name, so it was "
+    names = ", ".join(drug_name(d, kb, 40) for d in drafts)
+    unclassified = sorted({m.name for m in snapshot.unclassified_medications if m.name})
+    essential = [
+        f"The interaction check does not recognise {names}: no RxNorm ingredient or curated "
+        "product code, no ATC code and no known generic or brand name matched, so it was "
         "**not checked** against the patient's supplements, drugs and conditions.",
         "",
-        *checks_line(review, snapshot),
-        footer(kb, []),
+    ]
+    optional = [
+        f"Also not recognised: {', '.join(n for n in unclassified if n not in names)}."
+        if len(unclassified) > len(drafts)
+        else "",
     ]
     card = Card(
-        summary=_summary(f"Not checked for supplement interactions: {names}"),
-        detail="\n".join(detail),
+        summary=fit(
+            (
+                f"Not checked for supplement interactions: {names}",
+                f"Not checked for supplement interactions: {len(drafts)} drugs not recognised",
+            )
+        ),
+        detail=fit_detail(essential, optional, short_footer(kb, [])),
         indicator="info",
         source=Source(
             label=f"{SOURCE_LABEL}: order check",

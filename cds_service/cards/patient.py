@@ -28,7 +28,16 @@ from cds_service.cards.resources import (
     override_reasons,
 )
 from cds_service.cards.safety import answers
-from cds_service.cards.text import band_label, band_word, day, fit, joined, value_text
+from cds_service.cards.text import (
+    ALLERGIES_NOT_CHECKED,
+    DETAIL_BUDGET,
+    band_label,
+    band_word,
+    day,
+    fit,
+    joined,
+    value_text,
+)
 from cds_service.engine.focus import CurrentSupplement, Recheck
 from cds_service.engine.predicates import holds
 from cds_service.engine.safety import replacements
@@ -53,7 +62,6 @@ GROUP_TITLES = {
 }
 INDICATOR_RANK = {"critical": 0, "warning": 1, "info": 2}
 NO_RESULT = ": no current result"
-DETAIL_BUDGET = 1200  # characters of markdown: the core of the basis in about a screen
 GRADE_RANK = {"A": 0, "A/B": 1, "B": 2, "B/C": 3, "C": 4}
 MAX_SOURCES = 3
 
@@ -799,6 +807,8 @@ def _checked_line(items: Iterable[Item], snapshot: PatientSnapshot, kb: Knowledg
             f"medication{'s' * (medications != 1)}, {conditions} condition{'s' * (conditions != 1)}"
         )
         text += f"; not recognised: {', '.join(unknown)}." if unknown else "."
+        if not snapshot.allergies_read:
+            text += " " + ALLERGIES_NOT_CHECKED
     elif unknown:
         text = f"Not recognised, not checked: {', '.join(unknown)}."
     return text

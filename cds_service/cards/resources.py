@@ -7,6 +7,7 @@ ServiceRequests (LOINC-coded) for clinician review; never orders.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cds_service.cards.record import SuggestionAudit
@@ -16,6 +17,7 @@ from cds_service.knowledge.schema import (
     LabOrder,
 )
 from cds_service.protocol.messages import Action, OverrideCoding, Suggestion
+from cds_service.protocol.validate import check_resource
 
 SOURCE_LABEL = "Neurotransmitter CDS"
 
@@ -106,8 +108,46 @@ def service_request(kb: KnowledgeBase, order: LabOrder, patient_id: str) -> dict
     }
 
 
-def override_reasons(kb: KnowledgeBase) -> list[OverrideCoding]:
+def override_reasons(kb: KnowledgeBase, codes: Iterable[str] = ()) -> list[OverrideCoding]:
+    """The override reasons a card offers: those its rules name, else the default ones, in the
+    manifest's order; each with its own code system (the CDS Hooks vocabulary or ours)."""
+    wanted = set(codes)
     return [
-        OverrideCoding(system=kb.manifest.override_reason_system, code=r.code, display=r.display)
+        OverrideCoding(
+            system=kb.uri(r.system) if r.system else kb.manifest.override_reason_system,
+            code=r.code,
+            display=r.display,
+        )
         for r in kb.manifest.override_reasons
+        if (r.code in wanted if wanted else r.default)
     ]
+
+
+# Resources a clinician's order card may set to stopped (R4; DSTU2 clients get none).
+_STOPPABLE_TYPES = frozenset({"MedicationRequest", "MedicationStatement"})
+
+
+def stop_suggestion(
+    resource: Mapping[str, Any], label: str, reason: str
+) -> tuple[Suggestion, SuggestionAudit] | None:
+    """ "Stop the 5-HTP": an ``update`` of the patient's own MedicationStatement or
+    MedicationRequest to status ``stopped`` (the whole resource, as CDS Hooks requires for an
+    update). None when the resource is not an R4 one of those types that still validates once
+    changed: the card then names what to stop without an action."""
+    if resource.get("resourceType") not in _STOPPABLE_TYPES or not resource.get("id"):
+        return None
+    stopped = {**resource, "status": "stopped"}
+    if check_resource(stopped, proposal=False):
+        return None
+    kind = str(resource["resourceType"])
+    suggestion = Suggestion(
+        label=label,
+        actions=[
+            Action(
+                type="update",
+                description=f"Set {kind}/{resource['id']} to stopped ({reason})",
+                resource=stopped,
+            )
+        ],
+    )
+    return suggestion, SuggestionAudit(suggestion.uuid, f"update:{kind}")

@@ -12,6 +12,22 @@ from cds_service.knowledge.schema import Measure
 from cds_service.protocol.messages import SUMMARY_MAX_LENGTH
 from cds_service.snapshot.facts import LabFact
 
+# Characters of markdown in a card's detail: the patient-specific core of the basis in about a
+# screen (clinical-reference §7.6); the rest is one click away on the knowledge pages.
+DETAIL_BUDGET = 1200
+
+# Said wherever a supplement is offered or ordered while the allergy prefetch was unavailable:
+# "not checked", never a silent "no allergy".
+ALLERGIES_NOT_CHECKED = "Allergies: not checked (the patient's allergies could not be obtained)."
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` shortened to ``limit`` characters at a word boundary, without an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:(-/")
+    return cut or text[:limit]
+
 
 def fit(candidates: Iterable[str], limit: int = SUMMARY_MAX_LENGTH) -> str:
     """The first candidate within ``limit`` characters, else the shortest one cut at a word
@@ -20,8 +36,7 @@ def fit(candidates: Iterable[str], limit: int = SUMMARY_MAX_LENGTH) -> str:
     for option in options:
         if len(option) <= limit:
             return option
-    shortest = min(options, key=len)
-    return shortest[:limit].rsplit(" ", 1)[0].rstrip(" ,;:")
+    return clip(min(options, key=len), limit)
 
 
 def value_text(fact: LabFact) -> str:

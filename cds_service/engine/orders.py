@@ -4,7 +4,14 @@ The same rules as the suggestion gate, seen from the order: the patient's therap
 current and recent medications *plus* every draft order, and every part of it is a subject. A
 rule firing is a finding about a draft order when the subject is that draft (5-HTP ordered while
 on sertraline), or when the trigger was met by that draft (sertraline ordered while on 5-HTP;
-an MAOI ordered while on tyrosine). Drafts are checked against each other the same way.
+an MAOI ordered while on tyrosine). Drafts are checked against each other the same way. Dose
+limits (engine/dose_limits.py) and duplication (engine/duplication.py) add their findings, so
+every problem with one draft is one list, for one card.
+
+Each finding says what the card may offer (clinical-reference §7.6): to remove the draft when
+the draft is the culprit (a block, or a warning that names a safer alternative), and to stop an
+existing supplement when that is the culprit (sertraline ordered on OTC 5-HTP: stop the 5-HTP),
+with removing the draft as the other choice.
 
 order-select and order-sign run the same checks, so the same order gets the same answer; with
 ``selections``, only findings that involve a selected draft are reported.
@@ -15,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from cds_service.engine.dose_limits import combined_dose, dose_checks
+from cds_service.engine.duplication import duplicates
 from cds_service.engine.safety import (
     Subject,
     alert_hits,
@@ -22,29 +31,41 @@ from cds_service.engine.safety import (
     check_subject,
     fact_subject,
 )
-from cds_service.engine.types import SafetyHit
+from cds_service.engine.types import SafetyHit, Trace
 from cds_service.knowledge import KnowledgeBase
+from cds_service.knowledge.schema import DoseLimit, DuplicationRule, SafetyRule
 from cds_service.snapshot.facts import MedicationFact, PatientSnapshot
 
 Severity = Literal["critical", "warning", "info"]
-_RANK = {"critical": 0, "warning": 1, "info": 2}
+CheckedRule = SafetyRule | DoseLimit | DuplicationRule
+RANK: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
 
 
 @dataclass(frozen=True, slots=True)
 class OrderFinding:
-    """One safety rule firing on a draft order."""
+    """One check firing on a draft order."""
 
     order: MedicationFact  # the draft order the finding is about (the one to reconsider)
     subject: MedicationFact  # what would be given: the draft itself, or current use it meets
-    hit: SafetyHit
-    partners: tuple[MedicationFact, ...]  # the therapy that met the trigger
+    rule: CheckedRule
+    trace: Trace
+    partners: tuple[MedicationFact, ...]  # the therapy that met the trigger, or is combined
+    severity: Severity
+    hard: bool = False  # may not be overridden
+    note: str | None = None  # how the dose bore on it, or the combined dose
+    remove: bool = False  # the card offers to remove the draft
+    stop: tuple[MedicationFact, ...] = ()  # existing supplements the card offers to stop
 
     @property
-    def severity(self) -> Severity:
-        rule = self.hit.rule
-        if rule.action == "block":
-            return "critical" if rule.hard else "warning"
-        return "warning" if rule.action == "warn" else "info"
+    def blocks(self) -> bool:
+        return isinstance(self.rule, SafetyRule) and self.rule.action == "block"
+
+    @property
+    def replacement(self) -> str | None:
+        """The lab order that would lift this block (C24: order eGFR first), if any."""
+        if isinstance(self.rule, SafetyRule) and self.rule.replacement is not None:
+            return self.rule.replacement.lab_order
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,20 +80,19 @@ class OrderReview:
     @property
     def blocked(self) -> frozenset[str]:
         """Refs of the draft orders a block rule (hard or soft) says to reconsider."""
-        return frozenset(f.order.ref for f in self.findings if f.hit.rule.action == "block")
+        return frozenset(f.order.ref for f in self.findings if f.blocks)
 
     def by_order(self) -> list[tuple[MedicationFact, list[OrderFinding]]]:
         """Findings grouped per draft order, most severe order first."""
         groups: dict[str, tuple[MedicationFact, list[OrderFinding]]] = {}
         for finding in self.findings:
             groups.setdefault(finding.order.ref, (finding.order, []))[1].append(finding)
-        ordered = sorted(
+        for _, findings in groups.values():
+            findings.sort(key=lambda f: (RANK[f.severity], not f.hard))
+        return sorted(
             groups.values(),
-            key=lambda group: min(_RANK[f.severity] for f in group[1]),
+            key=lambda group: (RANK[group[1][0].severity], not group[1][0].hard),
         )
-        for _, findings in ordered:
-            findings.sort(key=lambda f: _RANK[f.severity])
-        return ordered
 
 
 def _named(fact: MedicationFact) -> bool:
@@ -85,6 +105,16 @@ def review_orders(snapshot: PatientSnapshot, kb: KnowledgeBase) -> OrderReview:
     focus = tuple(d for d in snapshot.drafts if d.selected and _named(d))
     if not focus:
         return OrderReview((), (), ())
+    findings = [
+        *_safety_findings(snapshot, kb),
+        *_dose_findings(focus, snapshot, kb),
+        *_duplicate_findings(focus, snapshot, kb),
+    ]
+    unchecked = tuple(d for d in focus if not d.classified)
+    return OrderReview(tuple(findings), focus, unchecked, _alerts(focus, snapshot, kb))
+
+
+def _safety_findings(snapshot: PatientSnapshot, kb: KnowledgeBase) -> list[OrderFinding]:
     therapy = snapshot.medications + snapshot.drafts
     findings: dict[tuple[str, frozenset[str], str], OrderFinding] = {}
     drug_targets = kb.safety_drug_targets
@@ -105,16 +135,99 @@ def review_orders(snapshot: PatientSnapshot, kb: KnowledgeBase) -> OrderReview:
             order = next((c for c in candidates if c.selected), None)
             if order is None:
                 continue  # no draft in focus is involved: current therapy, not this order
-            # Mirror rules (A with B, B with A) say the same thing once per pair of drugs.
+            # The rules of one pair (A with B, B with A; the S1 family) say one thing per pair
+            # of products: keep the view about the draft itself ("linezolid ordered while on
+            # sertraline"), which reads right whichever side came first.
             pair = frozenset([fact.ref, *(p.ref for p in partners)])
-            key = (order.ref, pair, hit.rule.message)
-            # Of the two views of one pair, keep the one about the draft itself ("oxybutynin
-            # ordered while on diphenhydramine"), which reads right whichever side came first.
+            key = (order.ref, pair, hit.rule.pair or hit.rule.id)
             kept = findings.get(key)
             if kept is None or (fact is order and kept.subject is not order):
-                findings[key] = OrderFinding(order, fact, hit, partners)
-    unchecked = tuple(d for d in focus if not d.classified)
-    return OrderReview(tuple(findings.values()), focus, unchecked, _alerts(focus, snapshot, kb))
+                findings[key] = _safety_finding(order, fact, hit, partners, kb)
+    return list(findings.values())
+
+
+def _safety_finding(
+    order: MedicationFact,
+    subject: MedicationFact,
+    hit: SafetyHit,
+    partners: tuple[MedicationFact, ...],
+    kb: KnowledgeBase,
+) -> OrderFinding:
+    rule = hit.rule
+    severity: Severity
+    if rule.action == "block":
+        severity = "critical" if rule.hard or rule.critical else "warning"
+    else:
+        severity = "warning" if rule.action == "warn" else "info"
+    stop: tuple[MedicationFact, ...] = ()
+    if severity != "info":
+        stop = tuple(f for f in (subject, *partners) if f is not order and _stoppable(f, kb))
+    remove = rule.action == "block" or rule.alternative is not None or bool(stop)
+    return OrderFinding(
+        order=order,
+        subject=subject,
+        rule=rule,
+        trace=hit.trace,
+        partners=partners,
+        severity=severity,
+        hard=rule.hard,
+        note=hit.dose_note,
+        remove=remove,
+        stop=stop,
+    )
+
+
+def _stoppable(fact: MedicationFact, kb: KnowledgeBase) -> bool:
+    """An existing supplement the patient takes now (not a drug, not a draft, not stopped)."""
+    return (
+        not fact.draft
+        and fact.active
+        and (
+            bool(fact.interventions)
+            or any(kb.medication_classes[c].supplement for c in fact.classes)
+        )
+        and "/" in fact.ref
+    )
+
+
+def _dose_findings(
+    focus: tuple[MedicationFact, ...], snapshot: PatientSnapshot, kb: KnowledgeBase
+) -> list[OrderFinding]:
+    return [
+        OrderFinding(
+            order=check.order,
+            subject=check.order,
+            rule=check.limit,
+            trace=check.trace,
+            partners=(),  # the note names every product counted
+            severity="warning" if check.severity == "warning" else "info",
+            note=check.note(),
+        )
+        for check in dose_checks(focus, snapshot, kb)
+    ]
+
+
+def _duplicate_findings(
+    focus: tuple[MedicationFact, ...], snapshot: PatientSnapshot, kb: KnowledgeBase
+) -> list[OrderFinding]:
+    findings = []
+    for duplicate in duplicates(focus, snapshot, kb):
+        order = duplicate.order
+        combined = combined_dose([order, *duplicate.others], kb)
+        findings.append(
+            OrderFinding(
+                order=order,
+                subject=order,
+                rule=duplicate.rule,
+                trace=Trace(medications={m.ref: m for m in duplicate.others}),
+                partners=duplicate.others,
+                severity="warning",
+                note=combined or "combined dose not known: a dose could not be read",
+                remove=True,
+                stop=tuple(m for m in duplicate.others if _stoppable(m, kb)),
+            )
+        )
+    return findings
 
 
 def _alerts(

@@ -1,14 +1,19 @@
 """Evaluate the predicate language of ``mappings/`` against a snapshot, recording a trace.
 
 Every clause is two-valued; "no current value" is an explicit ``missing: true`` test, never an
-implicit false that a rule could misread as "normal".
+implicit false that a rule could misread as "normal". An allergy to "what would be given"
+(``allergy_to_subject``) needs the subject: the safety gate passes it as ``subject``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
+
 from cds_service.engine.types import Trace
 from cds_service.knowledge.schema import (
     AgePredicate,
+    AllergyPredicate,
     AllPredicate,
     AlwaysPredicate,
     AnyPredicate,
@@ -18,20 +23,31 @@ from cds_service.knowledge.schema import (
     NotPredicate,
     Predicate,
     SexPredicate,
+    SubjectAllergyPredicate,
 )
 from cds_service.snapshot.facts import PatientSnapshot
 
 
-def holds(predicate: Predicate, snapshot: PatientSnapshot, trace: Trace) -> bool:
+@dataclass(frozen=True, slots=True)
+class Given:
+    """What would be given, as an allergy sees it: its ingredients and interventions."""
+
+    ingredients: Collection[str]
+    interventions: Collection[str]
+
+
+def holds(
+    predicate: Predicate, snapshot: PatientSnapshot, trace: Trace, subject: Given | None = None
+) -> bool:
     """True when the predicate holds for the patient; ``trace`` collects the inputs read."""
     if isinstance(predicate, LabPredicate):
         return _lab(predicate, snapshot, trace)
     if isinstance(predicate, AllPredicate):
-        return all(holds(child, snapshot, trace) for child in predicate.all)
+        return all(holds(child, snapshot, trace, subject) for child in predicate.all)
     if isinstance(predicate, AnyPredicate):
-        return any(holds(child, snapshot, trace) for child in predicate.any)
+        return any(holds(child, snapshot, trace, subject) for child in predicate.any)
     if isinstance(predicate, NotPredicate):
-        return not holds(predicate.not_, snapshot, trace)
+        return not holds(predicate.not_, snapshot, trace, subject)
     if isinstance(predicate, MedicationPredicate):
         return _medication(predicate, snapshot, trace)
     if isinstance(predicate, ConditionPredicate):
@@ -49,6 +65,15 @@ def holds(predicate: Predicate, snapshot: PatientSnapshot, trace: Trace) -> bool
         return snapshot.sex == predicate.sex
     if isinstance(predicate, AlwaysPredicate):
         return True
+    if isinstance(predicate, AllergyPredicate):
+        found = False
+        for allergy in snapshot.allergies:
+            if predicate.allergy in allergy.allergens:
+                trace.allergies[allergy.ref] = allergy
+                found = True
+        return found
+    if isinstance(predicate, SubjectAllergyPredicate):
+        return subject is not None and _allergic_to(subject, snapshot, trace)
     raise TypeError(f"unknown predicate {type(predicate).__name__}")  # pragma: no cover
 
 
@@ -95,5 +120,18 @@ def _medication(predicate: MedicationPredicate, snapshot: PatientSnapshot, trace
             continue
         if target in medication.classes or target in medication.ingredients:
             trace.medications[medication.ref] = medication
+            found = True
+    return found
+
+
+def _allergic_to(subject: Given, snapshot: PatientSnapshot, trace: Trace) -> bool:
+    """An allergy naming the subject's ingredient, or another ingredient of its intervention
+    (an allergy to "iron" counts for ferrous sulfate; one to ferrous sulfate for any iron)."""
+    found = False
+    for allergy in snapshot.allergies:
+        if set(allergy.ingredients) & set(subject.ingredients) or set(allergy.interventions) & set(
+            subject.interventions
+        ):
+            trace.allergies[allergy.ref] = allergy
             found = True
     return found

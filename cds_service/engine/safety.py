@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from cds_service.engine.predicates import holds
+from cds_service.engine.predicates import Given, holds
 from cds_service.engine.types import Candidate, Decision, SafetyHit, Trace, Verdict
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import AnyPredicate, Intervention, Predicate, SafetyRule
-from cds_service.knowledge.units import canonical_amount, convert
+from cds_service.knowledge.units import amount_in, canonical_amount
 from cds_service.snapshot.doses import DoseEstimate
 from cds_service.snapshot.facts import MedicationFact, PatientSnapshot
 
@@ -42,6 +42,11 @@ class Subject:
     @property
     def is_supplement(self) -> bool:
         return bool(self.interventions)
+
+    @property
+    def given(self) -> Given:
+        """The subject as an allergy rule sees it."""
+        return Given(self.ingredients, [i.id for i in self.interventions])
 
 
 def intervention_subject(intervention: Intervention) -> Subject:
@@ -68,7 +73,22 @@ def targets(rule: SafetyRule, intervention: Intervention) -> bool:
 
 
 def applies(rule: SafetyRule, subject: Subject) -> bool:
-    """Does the rule concern giving this subject (by intervention, tag, class or ingredient)?"""
+    """Does the rule concern giving this subject (by intervention, tag, class or ingredient)?
+
+    A product made only of ingredients the rule excepts (``except_medications``: by ingredient
+    or class) is left out; a suggestion, which names no product, is not.
+    """
+    if rule.applies_to.oral_only and subject.fact is not None and subject.fact.parenteral:
+        return False
+    excepted = rule.applies_to.except_medications
+    if (
+        excepted
+        and subject.ingredients
+        and (
+            all(i in excepted for i in subject.ingredients) or set(subject.classes) & set(excepted)
+        )
+    ):
+        return False
     if any(targets(rule, intervention) for intervention in subject.interventions):
         return True
     drugs = rule.applies_to.medications
@@ -77,12 +97,17 @@ def applies(rule: SafetyRule, subject: Subject) -> bool:
 
 def _relevant_doses(
     rule: SafetyRule, subject: Subject, kb: KnowledgeBase
-) -> list[DoseEstimate | None]:
-    """The doses of the parts of the subject the rule is about; None where unknown."""
+) -> list[tuple[DoseEstimate | None, float | None]]:
+    """The doses of the parts of the subject the rule is about (None where unknown), each with
+    the milligrams one IU of that ingredient stands for (None when not known)."""
     if subject.fact is None:
-        return [subject.doses.get(i.id) for i in subject.interventions if targets(rule, i)]
+        return [
+            (subject.doses.get(i.id), _intervention_mg_per_iu(i, kb))
+            for i in subject.interventions
+            if targets(rule, i)
+        ]
     drugs = set(rule.applies_to.medications)
-    relevant = []
+    relevant: list[tuple[DoseEstimate | None, float | None]] = []
     for ingredient_id in subject.ingredients:
         intervention_id = kb.ingredient_interventions.get(ingredient_id)
         by_intervention = intervention_id in kb.interventions and targets(
@@ -90,8 +115,19 @@ def _relevant_doses(
         )
         by_drug = ingredient_id in drugs or bool(drugs & set(kb.ingredients[ingredient_id].classes))
         if by_intervention or by_drug:
-            relevant.append(subject.doses.get(ingredient_id))
-    return relevant or [None]
+            relevant.append((subject.doses.get(ingredient_id), kb.mg_per_iu(ingredient_id)))
+    return relevant or [(None, None)]
+
+
+def _intervention_mg_per_iu(intervention: Intervention, kb: KnowledgeBase) -> float | None:
+    """The IU factor of the ingredient the intervention's suggestions are coded with."""
+    code = intervention.ingredient
+    ids = (
+        kb.rxnorm_ingredients.get(code.code, ())
+        if code.system == "rxnorm"
+        else kb.supplement_ingredients.get(code.code, ())
+    )
+    return next((f for f in map(kb.mg_per_iu, ids) if f is not None), None)
 
 
 def dose_applies(rule: SafetyRule, subject: Subject, kb: KnowledgeBase) -> tuple[bool, str | None]:
@@ -101,17 +137,17 @@ def dose_applies(rule: SafetyRule, subject: Subject, kb: KnowledgeBase) -> tuple
         return True, None
     limit = threshold.describe()
     unknown = False
-    for dose in _relevant_doses(rule, subject, kb):
+    for dose, mg_per_iu in _relevant_doses(rule, subject, kb):
         if dose is None:
             unknown = True
             continue
-        value = convert(dose.amount, dose.unit, threshold.unit)
+        value = amount_in(dose.amount, dose.unit, threshold.unit, mg_per_iu=mg_per_iu)
         if value is None:
             unknown = True
         elif threshold.exceeded_by(value):
             return True, f"dose {dose.describe()} ({dose.text}) is {limit}"
-        elif not dose.per_day:
-            unknown = True
+        elif not dose.exact:
+            unknown = True  # a lower bound below the threshold settles nothing
     if unknown:
         return True, f"dose unknown or incomplete: assumed {limit} (conservative)"
     return False, None
@@ -148,7 +184,7 @@ def check_subject(
         if scope not in rule.scope or not applies(rule, subject):
             continue
         trace = Trace()
-        if not holds(rule.trigger, view, trace):
+        if not holds(rule.trigger, view, trace, subject.given):
             continue
         fires, note = dose_applies(rule, subject, kb)
         if fires:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cds_service.knowledge.schema import Pathway, Rule, SafetyRule
-from cds_service.snapshot.facts import ConditionFact, LabFact, MedicationFact
+from cds_service.snapshot.facts import AllergyFact, ConditionFact, LabFact, MedicationFact
 
 PathwayStatus = Literal["likely adequate", "possible limitation", "insufficient data"]
 Verdict = Literal["allow", "warn", "block"]
@@ -23,6 +23,7 @@ class Trace:
     conditions: dict[str, ConditionFact] = field(default_factory=dict)
     age_used: bool = False
     notes: dict[str, str] = field(default_factory=dict)  # why a missing measure has no value
+    allergies: dict[str, AllergyFact] = field(default_factory=dict)
 
     def merge(self, other: Trace) -> None:
         self.labs.update(other.labs)
@@ -30,6 +31,7 @@ class Trace:
         self.stale.update(other.stale)
         self.medications.update(other.medications)
         self.conditions.update(other.conditions)
+        self.allergies.update(other.allergies)
         self.age_used = self.age_used or other.age_used
         self.notes.update(other.notes)
 

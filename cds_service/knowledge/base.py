@@ -11,12 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from cds_service.knowledge.schema import (
+    AllergenClass,
     Citation,
     ConditionClass,
     Definition,
     DerivedMeasure,
+    DoseLimit,
+    DuplicationRule,
     FollowUp,
     Ingredient,
+    IngredientAmount,
     Intervention,
     LabOrder,
     Manifest,
@@ -29,6 +33,7 @@ from cds_service.knowledge.schema import (
     SafetyPrompt,
     SafetyRule,
 )
+from cds_service.knowledge.units import convert
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +89,29 @@ class KnowledgeBase:
     questionnaire_urls: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     questionnaire_items: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     medication_guidance: tuple[MedicationGuidance, ...] = ()
-    # Draft orders of our supplements: (system URI, code) -> intervention id; folded names.
-    intervention_codes: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
-    intervention_names: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # Local supplement code (urn:neurotransmitter-cds:supplement) -> ingredient ids: the codes
+    # of our own suggestions for supplements with no confirmed RxNorm ingredient.
+    supplement_ingredients: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     # Measures computed when the lab sent none (derived.yaml), e.g. eGFR from creatinine.
     derived: tuple[DerivedMeasure, ...] = ()
     # Rechecks of supplements already taken (follow_up.yaml), by base intervention id.
     follow_ups: dict[str, tuple[FollowUp, ...]] = field(default_factory=dict, repr=False)
+    # Order checks (order_checks.yaml): per-ingredient amounts (IU, elemental share), daily
+    # dose limits and the ingredients each counts, therapeutic duplication.
+    ingredient_amounts: dict[str, IngredientAmount] = field(default_factory=dict, repr=False)
+    dose_limits: tuple[DoseLimit, ...] = ()
+    limit_ingredients: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    duplication: tuple[DuplicationRule, ...] = ()
+    # Allergies (allergies.yaml): allergen classes by id, SNOMED CT code and folded name, and the
+    # codes that record "no known allergy".
+    allergens: dict[str, AllergenClass] = field(default_factory=dict, repr=False)
+    allergen_snomed: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    allergen_names: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    no_known_allergy: frozenset[str] = frozenset()
+    # Injected or infused medications (medications.yaml parenteral): SNOMED CT route codes and
+    # folded words of the route's or drug's text.
+    parenteral_routes: frozenset[str] = frozenset()
+    parenteral_words: tuple[str, ...] = ()
     # Per-process memo of pure look-ups over this knowledge base (snapshot/classify.py): a hospital's
     # drug and problem-list codes repeat across patients. Not an init field, so a copy made
     # with dataclasses.replace starts empty instead of sharing answers from other tables.
@@ -111,6 +132,14 @@ class KnowledgeBase:
 
     def citation_links(self, ids: Iterable[str]) -> list[Citation]:
         return [self.citations[i] for i in ids]
+
+    def mg_per_iu(self, ingredient_id: str) -> float | None:
+        """Milligrams one international unit of the ingredient stands for, when known."""
+        amount = self.ingredient_amounts.get(ingredient_id)
+        if amount is None or amount.per_iu is None:
+            return None
+        per_iu = amount.per_iu
+        return convert(per_iu.value, per_iu.unit, "mg")
 
     def observation_codes(self) -> list[tuple[str, str]]:
         """(system URI, code) of every measure, for prefetch templates (derived, not retyped)."""

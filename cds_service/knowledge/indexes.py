@@ -98,24 +98,13 @@ def condition_names(conditions: Mapping[str, ConditionClass]) -> Names:
     )
 
 
-def intervention_codes(
-    interventions: Mapping[str, Intervention], system_uris: Mapping[str, str]
-) -> dict[tuple[str, str], str]:
-    """(system URI, code) of each intervention's ingredient -> intervention id (unique: the
-    validator refuses a code used twice, except by a variant, which maps to its base)."""
-    return {
-        (system_uris[i.ingredient.system], i.ingredient.code): i.id
-        for i in interventions.values()
-        if i.variant_of is None
-    }
-
-
-def intervention_names(interventions: Mapping[str, Intervention]) -> Names:
-    return longest_first(
-        (fold_text(name), intervention.id)
-        for intervention in interventions.values()
-        for name in intervention.names
-    )
+def supplement_ingredients(ingredients: Mapping[str, Ingredient]) -> dict[str, tuple[str, ...]]:
+    """Local supplement code -> ingredient ids."""
+    index: dict[str, list[str]] = {}
+    for ingredient in ingredients.values():
+        for code in ingredient.supplement_codes:
+            index.setdefault(code, []).append(ingredient.id)
+    return {code: tuple(ids) for code, ids in index.items()}
 
 
 def questionnaire_index(

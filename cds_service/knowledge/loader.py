@@ -16,6 +16,8 @@ from cds_service.knowledge.base import KnowledgeBase
 from cds_service.knowledge.references import Checker, References
 from cds_service.knowledge.text import fold_text
 from cds_service.knowledge.validators import (
+    check_override_reasons,
+    load_allergies,
     load_citations,
     load_conditions,
     load_definitions,
@@ -27,6 +29,7 @@ from cds_service.knowledge.validators import (
     load_manifest,
     load_measures,
     load_medications,
+    load_order_checks,
     load_pathways,
     load_rules,
     load_safety,
@@ -45,10 +48,12 @@ def load_knowledge(root: Path) -> KnowledgeBase:
     lab_orders = load_lab_orders(root, measures.by_id, check)
     medications = load_medications(root, interventions, check)
     conditions, name_exclusions = load_conditions(root, check)
+    allergies = load_allergies(root, check)
     refs = References(
         measures.by_id,
         medications=set(medications.classes) | set(medications.ingredients),
         conditions=set(conditions),
+        allergens=set(allergies.allergens),
     )
     for definition in definitions.values():
         refs.predicate(f"definitions.yaml: {definition.id}", definition.when)
@@ -77,6 +82,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         lab_orders=lab_orders,
         pathways=pathways,
         medication_classes=medications.classes,
+        rule_ids={rule.id for rule in rules},
         check=check,
     )
     derived = load_derived(root, measures.by_id, check)
@@ -86,6 +92,21 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         measures=measures.by_id,
         lab_orders=lab_orders,
         check=check,
+    )
+    order_checks = load_order_checks(
+        root,
+        definitions=definitions,
+        interventions=interventions,
+        medications=medications,
+        refs=refs,
+        check=check,
+    )
+    check_override_reasons(
+        {r.code for r in manifest.override_reasons},
+        {
+            "safety.yaml": safety_rules,
+            "order_checks.yaml": (*order_checks.limits, *order_checks.duplication),
+        },
     )
     ingredient_names = indexes.ingredient_names(medications.ingredients)
     questionnaire_urls, questionnaire_items = indexes.questionnaire_index(measures.by_id)
@@ -134,8 +155,25 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         questionnaire_urls=questionnaire_urls,
         questionnaire_items=questionnaire_items,
         medication_guidance=guidance,
-        intervention_codes=indexes.intervention_codes(interventions, manifest.code_systems),
-        intervention_names=indexes.intervention_names(interventions),
+        supplement_ingredients=indexes.supplement_ingredients(medications.ingredients),
         derived=derived,
         follow_ups=indexes.follow_ups_by_intervention(follow_up),
+        ingredient_amounts=order_checks.amounts,
+        dose_limits=order_checks.limits,
+        limit_ingredients=order_checks.limit_ingredients,
+        duplication=order_checks.duplication,
+        allergens=allergies.allergens,
+        allergen_snomed={
+            code: (allergen.id,)
+            for allergen in allergies.allergens.values()
+            for code in allergen.snomed
+        },
+        allergen_names=indexes.longest_first(
+            (fold_text(name), allergen.id)
+            for allergen in allergies.allergens.values()
+            for name in allergen.names
+        ),
+        no_known_allergy=allergies.no_known_allergy,
+        parenteral_routes=frozenset(medications.parenteral.snomed),
+        parenteral_words=tuple(fold_text(w) for w in medications.parenteral.words),
     )

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 
 from cds_service.errors import KnowledgeError
 from cds_service.knowledge.schema import (
+    AllergyPredicate,
     AllPredicate,
     AnyPredicate,
     Citation,
@@ -55,10 +56,12 @@ class References:
         measures: Mapping[str, Measure],
         medications: set[str],
         conditions: set[str],
+        allergens: set[str] | None = None,
     ) -> None:
         self._measures = measures
         self._medications = medications
         self._conditions = conditions
+        self._allergens = allergens or set()
 
     def predicate(self, where: str, predicate: Predicate) -> None:
         for node in walk(predicate):
@@ -74,6 +77,8 @@ class References:
                 raise KnowledgeError(f"{where}: unknown condition class {node.condition!r}")
             elif isinstance(node, MedicationPredicate) and node.medication not in self._medications:
                 raise KnowledgeError(f"{where}: unknown medication class {node.medication!r}")
+            elif isinstance(node, AllergyPredicate) and node.allergy not in self._allergens:
+                raise KnowledgeError(f"{where}: unknown allergen class {node.allergy!r}")
 
 
 def walk(predicate: Predicate) -> Iterator[Predicate]:

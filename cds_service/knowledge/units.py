@@ -35,3 +35,19 @@ def convert(value: float, unit: str, target: str) -> float | None:
     if source is None or goal is None or source[1] != goal[1]:
         return None
     return source[0] / goal[0]
+
+
+def amount_in(value: float, unit: str, target: str, *, mg_per_iu: float | None) -> float | None:
+    """``value unit`` in ``target``, crossing mass and international units with the
+    ingredient's own factor (``mg_per_iu``: milligrams in one IU; data, per ingredient), or None
+    when the dimensions differ and no factor is known."""
+    direct = convert(value, unit, target)
+    if direct is not None or mg_per_iu is None or mg_per_iu <= 0:
+        return direct
+    source = canonical_amount(value, unit)
+    goal = canonical_amount(1.0, target)
+    if source is None or goal is None:
+        return None
+    if source[1] == "IU":  # IU -> mg -> target mass unit
+        return source[0] * mg_per_iu / goal[0]
+    return source[0] / mg_per_iu / goal[0]  # mg -> IU (goal is IU: goal[0] == 1)

@@ -8,7 +8,7 @@ calls them in dependency order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +17,16 @@ from cds_service.knowledge.read import parse, unique
 from cds_service.knowledge.references import Checker, References, resolve, walk
 from cds_service.knowledge.schema import (
     NON_ACTIONABLE_FLAGS,
+    AllergenClass,
     ConditionClass,
     Definition,
     DerivedMeasure,
+    DoseLimit,
+    DoseThreshold,
+    DuplicationRule,
     FollowUp,
     Ingredient,
+    IngredientAmount,
     Intervention,
     LabOrder,
     LabPredicate,
@@ -30,16 +35,19 @@ from cds_service.knowledge.schema import (
     MedicationClass,
     MedicationGuidance,
     MedicationSuggestion,
+    ParenteralRoutes,
     Pathway,
     Predicate,
     Product,
     Questionnaire,
     Rule,
+    RuleHeader,
     SafetyPrompt,
     SafetyRule,
 )
 from cds_service.knowledge.schema.common import Citation
 from cds_service.knowledge.schema.files import (
+    AllergiesFile,
     AnalytesFile,
     CitationsFile,
     ConditionsFile,
@@ -49,6 +57,7 @@ from cds_service.knowledge.schema.files import (
     InterventionsFile,
     LabOrdersFile,
     MedicationsFile,
+    OrderChecksFile,
     OrderGuidanceFile,
     PathwaysFile,
     QuestionnairesFile,
@@ -231,6 +240,7 @@ class Medications:
     classes: dict[str, MedicationClass]
     ingredients: dict[str, Ingredient]
     products: dict[str, Product]
+    parenteral: ParenteralRoutes
 
 
 def load_medications(
@@ -273,7 +283,43 @@ def load_medications(
             raise KnowledgeError(f"{where} is also an ingredient code")
     for medication_class in classes.values():
         check.citations(f"medications.yaml: {medication_class.id}", medication_class.citations)
-    return Medications(classes, ingredients, products)
+    _check_recognition(interventions, ingredients)
+    return Medications(classes, ingredients, products, meds.parenteral)
+
+
+def _check_recognition(
+    interventions: Mapping[str, Intervention], ingredients: Mapping[str, Ingredient]
+) -> None:
+    """One recognition table: every intervention is recognised through medications.yaml.
+
+    Each intervention needs an ingredient that names it, and the code its suggestions carry
+    (interventions.yaml ``ingredient``) must be one the classifier resolves to such an
+    ingredient; otherwise a clinician ordering the service's own suggestion would get an order
+    the safety gate does not recognise. A regimen variant (``variant_of``) is recognised as
+    its base intervention: an order of the same ingredient cannot say which regimen it is.
+    """
+    linked: dict[str, list[Ingredient]] = {}
+    for ingredient in ingredients.values():
+        if ingredient.intervention is not None:
+            linked.setdefault(ingredient.intervention, []).append(ingredient)
+    for intervention in interventions.values():
+        where = f"interventions.yaml: {intervention.id}"
+        own = linked.get(intervention.variant_of or intervention.id, [])
+        if not own:
+            raise KnowledgeError(
+                f"{where}: no ingredient in medications.yaml names it (intervention: "
+                f"{intervention.id}), so no product can be recognised as it"
+            )
+        code = intervention.ingredient
+        codes = {
+            "rxnorm": {cui for i in own for cui in i.rxnorm},
+            "local-supplement": {c for i in own for c in i.supplement_codes},
+        }
+        if code.code not in codes.get(code.system, set()):
+            raise KnowledgeError(
+                f"{where}: ingredient code {code.system}|{code.code} is not an rxnorm or "
+                f"supplement_codes entry of an ingredient of {intervention.id} in medications.yaml"
+            )
 
 
 def load_conditions(root: Path, check: Checker) -> tuple[dict[str, ConditionClass], list[str]]:
@@ -402,12 +448,16 @@ def load_safety(
         for tag in rule.applies_to.tags:
             if tag not in all_tags:
                 raise KnowledgeError(f"{where}: no intervention carries tag {tag!r}")
-        for drug in rule.applies_to.medications:
+        for drug in [*rule.applies_to.medications, *rule.applies_to.except_medications]:
             if drug not in medications.classes and drug not in medications.ingredients:
                 raise KnowledgeError(f"{where}: unknown medication class {drug!r}")
         replacement = rule.replacement
         if replacement is not None and replacement.lab_order not in lab_orders:
             raise KnowledgeError(f"{where}: unknown lab order {replacement.lab_order!r}")
+    ids = {rule.id for rule in rules}
+    for rule in rules:
+        if rule.pair is not None and rule.pair not in ids:
+            raise KnowledgeError(f"safety.yaml: {rule.id}: pair names unknown rule {rule.pair!r}")
     prompts = []
     for prompt in safety_file.prompts:
         where = f"safety.yaml: {prompt.id}"
@@ -427,6 +477,7 @@ def load_guidance(
     lab_orders: Mapping[str, LabOrder],
     pathways: Mapping[str, Pathway],
     medication_classes: Mapping[str, MedicationClass],
+    rule_ids: Collection[str],
     check: Checker,
 ) -> tuple[MedicationGuidance, ...]:
     """order_guidance.yaml (optional). Class ids are checked once medications.yaml defines
@@ -447,6 +498,9 @@ def load_guidance(
         for order_id in item.lab_orders:
             if order_id not in lab_orders:
                 raise KnowledgeError(f"{where}: unknown lab order {order_id!r}")
+        for rule_id in item.addresses:
+            if rule_id not in rule_ids:
+                raise KnowledgeError(f"{where}: addresses unknown rule {rule_id!r}")
         if medication_classes:
             for class_id in item.classes:
                 if class_id not in medication_classes:
@@ -538,3 +592,133 @@ def load_follow_up(
                 f"{where}: lab order {item.lab_order} does not measure {item.measure}"
             )
     return tuple(items)
+
+
+@dataclass(frozen=True, slots=True)
+class Allergies:
+    """allergies.yaml: allergen classes and the codes that record no known allergy."""
+
+    allergens: dict[str, AllergenClass]
+    no_known_allergy: frozenset[str]
+
+
+def load_allergies(root: Path, check: Checker) -> Allergies:
+    """allergies.yaml (optional): allergen classes a rule can name, with SNOMED CT codes and names."""
+    path = root / "allergies.yaml"
+    if not path.exists():
+        return Allergies({}, frozenset())
+    data = parse(path, AllergiesFile)
+    allergens = unique(data.allergens, "allergies.yaml", "allergen")
+    seen: dict[str, str] = {}
+    for allergen in allergens.values():
+        where = f"allergies.yaml: {allergen.id}"
+        check.citations(where, allergen.citations)
+        for code in allergen.snomed:
+            if code in data.no_known_allergy:
+                raise KnowledgeError(f"{where}: {code} is a no-known-allergy code")
+            if code in seen:
+                raise KnowledgeError(f"{where}: code {code} is also used by {seen[code]}")
+            seen[code] = allergen.id
+    return Allergies(allergens, frozenset(data.no_known_allergy))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChecks:
+    """order_checks.yaml: ingredient amounts, dose limits (with the ingredients each counts)
+    and duplication rules."""
+
+    amounts: dict[str, IngredientAmount]
+    limits: tuple[DoseLimit, ...]
+    limit_ingredients: dict[str, frozenset[str]]
+    duplication: tuple[DuplicationRule, ...]
+
+
+def load_order_checks(
+    root: Path,
+    *,
+    definitions: Mapping[str, Definition],
+    interventions: Mapping[str, Intervention],
+    medications: Medications,
+    refs: References,
+    check: Checker,
+) -> OrderChecks:
+    """order_checks.yaml (optional): every ingredient, intervention, unit and predicate known."""
+    path = root / "order_checks.yaml"
+    if not path.exists():
+        return OrderChecks({}, (), {}, ())
+    data = parse(path, OrderChecksFile)
+    amounts: dict[str, IngredientAmount] = {}
+    for amount in data.ingredient_amounts:
+        where = f"order_checks.yaml: ingredient_amounts: {amount.ingredient}"
+        if amount.ingredient not in medications.ingredients:
+            raise KnowledgeError(f"{where}: unknown ingredient")
+        if amount.ingredient in amounts:
+            raise KnowledgeError(f"{where}: listed twice")
+        per_iu = amount.per_iu
+        if per_iu is not None and (canonical_amount(1.0, per_iu.unit) or (0.0, ""))[1] != "mg":
+            raise KnowledgeError(f"{where}: per_iu unit {per_iu.unit!r} is not a mass")
+        check.citations(where, amount.citations, required=True)
+        amounts[amount.ingredient] = amount
+    rules: list[RuleHeader] = [*data.dose_limits, *data.duplication]
+    unique(rules, "order_checks.yaml", "rule")
+    limits = []
+    groups: dict[str, frozenset[str]] = {}
+    for limit in data.dose_limits:
+        where = f"order_checks.yaml: {limit.id}"
+        check.citations(where, limit.citations, required=True)
+        members = set(limit.ingredients)
+        for ingredient_id in limit.ingredients:
+            if ingredient_id not in medications.ingredients:
+                raise KnowledgeError(f"{where}: unknown ingredient {ingredient_id!r}")
+        for intervention_id in limit.interventions:
+            if intervention_id not in interventions:
+                raise KnowledgeError(f"{where}: unknown intervention {intervention_id!r}")
+            members |= {
+                i.id for i in medications.ingredients.values() if i.intervention == intervention_id
+            }
+        thresholds = [limit.warn_above, limit.info_above, *(e.warn_above for e in limit.exceptions)]
+        for threshold in thresholds:
+            if threshold is not None:
+                _check_limit_unit(where, threshold, members, amounts)
+        exceptions = []
+        for exception in limit.exceptions:
+            when = resolve(where, exception.when, definitions)
+            refs.predicate(where, when)
+            exceptions.append(exception.model_copy(update={"when": when}))
+        limits.append(limit.model_copy(update={"exceptions": exceptions}))
+        groups[limit.id] = frozenset(members)
+    for rule in data.duplication:
+        where = f"order_checks.yaml: {rule.id}"
+        check.citations(where, rule.citations, required=True)
+        for intervention_id in rule.interventions:
+            if intervention_id not in interventions:
+                raise KnowledgeError(f"{where}: unknown intervention {intervention_id!r}")
+    return OrderChecks(amounts, tuple(limits), groups, tuple(data.duplication))
+
+
+def _check_limit_unit(
+    where: str,
+    threshold: DoseThreshold,
+    members: set[str],
+    amounts: Mapping[str, IngredientAmount],
+) -> None:
+    """A limit in IU needs the mass of an IU for every ingredient reported in mass, and the
+    other way round; a limit in mass is compared with mass doses directly."""
+    unit = canonical_amount(1.0, threshold.unit)
+    if unit is None:
+        raise KnowledgeError(f"{where}: unit {threshold.unit!r} is not a mass or IU unit")
+    if unit[1] == "IU":
+        lacking = sorted(m for m in members if m not in amounts or amounts[m].per_iu is None)
+        if lacking:
+            raise KnowledgeError(
+                f"{where}: a limit in IU needs per_iu for {', '.join(lacking)} (ingredient_amounts)"
+            )
+
+
+def check_override_reasons(codes: set[str], rules: Mapping[str, tuple[RuleHeader, ...]]) -> None:
+    """Every override reason a rule names is one of knowledge.yaml's."""
+    for file, items in rules.items():
+        for rule in items:
+            for code in rule.override_reasons:
+                if code not in codes:
+                    raise KnowledgeError(f"{file}: {rule.id}: unknown override reason {code!r}")

@@ -196,7 +196,10 @@ def _check_action(action: Any, path: str, *, system: bool) -> Iterator[str]:
         if not isinstance(resource, Mapping):
             yield f"{path}.resource: required for {kind}"
         else:
-            yield from (f"{path}.resource: {e}" for e in check_resource(resource))
+            # A created resource is our draft proposal; an updated one is the client's own
+            # (e.g. its MedicationStatement set to stopped): valid R4, not a proposal.
+            errors = check_resource(resource, proposal=kind == "create")
+            yield from (f"{path}.resource: {e}" for e in errors)
     if kind == "delete":
         resource_id = action.get("resourceId")
         if not isinstance(resource_id, str) or not _RELATIVE_REFERENCE.match(resource_id):
@@ -205,8 +208,9 @@ def _check_action(action: Any, path: str, *, system: bool) -> Iterator[str]:
             yield f"{path}.resource: delete uses resourceId, not resource"
 
 
-def check_resource(resource: Mapping[str, Any]) -> list[str]:
-    """Validate a suggested resource as FHIR R4 (R4B models) plus our draft/proposal contract."""
+def check_resource(resource: Mapping[str, Any], *, proposal: bool = True) -> list[str]:
+    """Validate a suggested resource as FHIR R4 (R4B models) plus, for a resource the service
+    proposes (``proposal``), our draft/proposal contract."""
     rtype = resource.get("resourceType")
     try:
         model = get_fhir_model_class(str(rtype))
@@ -217,7 +221,7 @@ def check_resource(resource: Mapping[str, Any]) -> list[str]:
         model.model_validate(dict(resource))
     except ValidationError as exc:
         errors += [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]]
-    if rtype in ("MedicationRequest", "ServiceRequest"):
+    if proposal and rtype in ("MedicationRequest", "ServiceRequest"):
         if resource.get("status") != "draft":
             errors.append("status must be draft")
         if resource.get("intent") != "proposal":

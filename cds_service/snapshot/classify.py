@@ -72,6 +72,7 @@ def classify_drug(kb: KnowledgeBase, concepts: Iterable[Any]) -> DrugMatch:
 
 def _classify_drug(kb: KnowledgeBase, concepts: list[Any]) -> DrugMatch:
     rxnorm, atc = kb.system_uris.get("rxnorm"), kb.system_uris.get("atc")
+    supplement = kb.system_uris.get("local-supplement")
     ingredients: dict[str, None] = {}
     atc_codes: list[str] = []
     name: str | None = None
@@ -85,6 +86,10 @@ def _classify_drug(kb: KnowledgeBase, concepts: list[Any]) -> DrugMatch:
             system = _system(kb, coding)
             if system == rxnorm and code in kb.rxnorm_ingredients:
                 ingredients.update(dict.fromkeys(kb.rxnorm_ingredients[code]))
+                matched_by = "rxnorm"
+            elif system == supplement and code in kb.supplement_ingredients:
+                # The service's own suggestion of a supplement with no RxNorm ingredient.
+                ingredients.update(dict.fromkeys(kb.supplement_ingredients[code]))
                 matched_by = "rxnorm"
             elif system == atc:
                 atc_codes.append(code.upper())

@@ -1,13 +1,19 @@
 """How much of each ingredient a medication order or statement gives per day, when it can be told.
 
-Dose-dependent safety rules (B6 above 5 mg/day with levodopa, omega-3 above 1 g/day, zinc above
-40 mg/day...) need the ordered dose. It is read from ``dosageInstruction`` (R4 ``doseAndRate``;
-DSTU2/STU3 ``doseQuantity``; MedicationStatement ``dosage``), times the frequency from
-``timing``; a dose counted in tablets or capsules is multiplied by the product's strength (a
-contained Medication's ``ingredient.strength``, the curated product table, or the strength
-printed in an RxNorm-style name such as "Pyridoxine 50 MG Oral Tablet"). What cannot be told
-is returned as unknown, and the safety gate then assumes the rule may apply (conservative).
-Unit arithmetic only: no clinical thresholds live here.
+Dose-dependent safety rules (B6 above 5 mg/day with levodopa, omega-3 above 1 g/day...) and the
+dose limits (vitamin D above 4,000 IU/day, cumulative over every product) need the ordered dose.
+It is read from ``dosageInstruction`` (R4 ``doseAndRate``; DSTU2/STU3 ``doseQuantity``;
+MedicationStatement ``dosage``), times the administrations per day from ``timing`` (frequency per
+period, weekly and monthly regimens included, ``dayOfWeek``, or a timing code such as BID); a
+dose counted in tablets or capsules is multiplied by the product's strength (a contained
+Medication's ``ingredient.strength``, the curated product table, or the strength printed in an
+RxNorm-style name such as "Pyridoxine 50 MG Oral Tablet").
+
+When no dose quantity is sent, ``maxDosePerPeriod`` per day is the daily amount (the service's
+own suggestions carry it), else the product's strength counts as one unit per administration:
+a lower bound, flagged ``units_assumed``, that can show a dose is too high but never that it is
+safe. What cannot be told is returned as unknown, and the checks then say "dose not checked" or
+assume the rule may apply (conservative). Unit arithmetic only: no clinical thresholds live here.
 """
 
 from __future__ import annotations
@@ -37,9 +43,12 @@ _TIMING_CODES = {
     "Q8H": 3.0,
     "Q12H": 2.0,
     "WK": 1 / 7,
+    "MO": 1 / 30.4375,
 }
-_PERIOD_DAYS = {"s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1.0, "wk": 7.0, "mo": 30.0}
-_PERIOD_DAYS["a"] = 365.0
+# UCUM: mo is the mean Julian month (30.4375 d), a the Julian year (365.25 d).
+_PERIOD_DAYS = {"s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1.0, "wk": 7.0}
+_PERIOD_DAYS.update({"mo": 30.4375, "a": 365.25})
+_WEEKDAYS = frozenset({"mon", "tue", "wed", "thu", "fri", "sat", "sun"})
 _STRENGTH_IN_TEXT = re.compile(
     r"(\d+(?:[.,]\d+)?)\s*(MG|MCG|UG|G|IU|UNT|UNITS?)\b(\s*/\s*ML\b)?", re.IGNORECASE
 )
@@ -53,10 +62,22 @@ class DoseEstimate:
     unit: str  # "mg" or "IU"
     per_day: bool  # False: frequency unknown; ``amount`` is one dose, a lower bound on the day
     text: str  # how the amount was derived, for the card
+    # No dose quantity was sent: one unit of the product per administration is assumed, so the
+    # amount is a lower bound (a tablet more per dose would be more).
+    units_assumed: bool = False
+
+    @property
+    def exact(self) -> bool:
+        """The daily amount as ordered, not a lower bound."""
+        return self.per_day and not self.units_assumed
 
     def describe(self) -> str:
-        amount = f"{self.amount:g} {self.unit}"
-        return f"{amount}/day" if self.per_day else f"{amount} per dose (frequency unknown)"
+        amount = f"{self.amount:,.6g} {self.unit}"
+        if not self.per_day:
+            return f"{amount} per dose (frequency unknown)"
+        if self.units_assumed:
+            return f"at least {amount}/day (dose quantity not stated: one unit per dose assumed)"
+        return f"{amount}/day"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +132,10 @@ def _per_day(dosage: Mapping[str, Any]) -> float | None:
             rate = (frequency or 1.0) / days if days > 0 else math.inf  # a tiny period underflows
             return rate if math.isfinite(rate) else None
         when = as_list(repeat.get("when")) + as_list(repeat.get("timeOfDay"))
+        weekdays = {d for d in as_list(repeat.get("dayOfWeek")) if isinstance(d, str)} & _WEEKDAYS
+        if weekdays:
+            # e.g. every Monday: once (or `frequency` times) on each named day of the week.
+            return (frequency or float(len(when) or 1)) * len(weekdays) / 7
         if frequency and not when:
             return None  # a frequency without a period is not a rate
         if when and not frequency:
@@ -179,10 +204,18 @@ def ordered_doses(
         if isinstance(d, MAPPING)
     ]
     best: dict[str, DoseEstimate] = {}
+    product_codes = list(product_codes)
+    names = list(names)
     for dosage in dosages:
         quantity = _per_dose(dosage)
+        assumed = quantity is None
         if quantity is None:
-            continue
+            ceiling = _daily_ceiling(dosage, ingredients)
+            if ceiling is not None:
+                _keep(best, *ceiling)
+                continue
+            # No dose quantity: the product's strength, one unit per administration.
+            quantity = _Quantity(1.0, "1")
         rate = _per_day(dosage)
         for ingredient_id, amount, unit, how in _amounts(
             kb, quantity, ingredients, product_codes, names, medication
@@ -192,14 +225,55 @@ def ordered_doses(
                 # Absurd quantities overflow or underflow (a dose of 5e-324 ug is 0 mg): the
                 # dose stays unknown, as a zero dose does (conservative).
                 continue
-            estimate = DoseEstimate(daily, unit, rate is not None, how)
-            current = best.get(ingredient_id)
-            if current is None or (estimate.per_day, estimate.amount) > (
-                current.per_day,
-                current.amount,
-            ):
-                best[ingredient_id] = estimate
+            if assumed:
+                how = f"{how}, one unit per dose assumed"
+            _keep(best, ingredient_id, DoseEstimate(daily, unit, rate is not None, how, assumed))
+    if not dosages:
+        # No dosage at all: a strength printed in the name or coded on the product is still a
+        # lower bound for one administration (frequency unknown).
+        for ingredient_id, amount, unit, how in _amounts(
+            kb, _Quantity(1.0, "1"), ingredients, product_codes, names, medication
+        ):
+            if math.isfinite(amount) and amount > 0:
+                estimate = DoseEstimate(
+                    amount, unit, False, f"{how}, one unit per dose assumed", True
+                )
+                _keep(best, ingredient_id, estimate)
     return best
+
+
+def _keep(best: dict[str, DoseEstimate], ingredient_id: str, estimate: DoseEstimate) -> None:
+    """Keep the most informative estimate per ingredient: exact over a lower bound, then the
+    larger amount (conservative)."""
+    current = best.get(ingredient_id)
+    rank = (estimate.per_day, not estimate.units_assumed, estimate.amount)
+    if current is None or rank > (current.per_day, not current.units_assumed, current.amount):
+        best[ingredient_id] = estimate
+
+
+def _daily_ceiling(
+    dosage: Mapping[str, Any], ingredients: tuple[str, ...]
+) -> tuple[str, DoseEstimate] | None:
+    """``maxDosePerPeriod`` of a single-ingredient product as a daily amount (mass or IU per
+    day or days): the service's own suggestions state their dose this way."""
+    if len(ingredients) != 1:
+        return None
+    for ratio in as_list(dosage.get("maxDosePerPeriod")):
+        if not isinstance(ratio, MAPPING):
+            continue
+        numerator = _quantity(ratio.get("numerator"))
+        denominator = _quantity(ratio.get("denominator"))
+        if numerator is None or denominator is None:
+            continue
+        days = _PERIOD_DAYS.get(denominator.unit)
+        amount = canonical_amount(numerator.value, numerator.unit)
+        if days is None or amount is None:
+            continue
+        daily = amount[0] / (denominator.value * days)
+        if math.isfinite(daily) and daily > 0:
+            how = f"at most {numerator.value:g} {numerator.unit} per {denominator.value:g} {denominator.unit}"
+            return ingredients[0], DoseEstimate(daily, amount[1], True, how)
+    return None
 
 
 def _amounts(
@@ -231,7 +305,7 @@ def _amounts(
                             strength.ingredient,
                             amount[0],
                             amount[1],
-                            f"{quantity.value:g} x {strength.value:g} {strength.unit} ({product.display})",
+                            f"{_counted(quantity)} x {strength.value:g} {strength.unit} ({product.display})",
                         )
                     )
             if out:
@@ -247,7 +321,7 @@ def _amounts(
         factor = quantity.value * (dose_volume if dose_volume is not None else 1.0)
         amount = canonical_amount(value * factor, unit)
         if amount is not None:
-            how = f"{quantity.value:g} {quantity.unit} x {value:g} {unit}"
+            how = f"{_counted(quantity)} x {value:g} {unit}"
             return [(ingredients[0], amount[0], amount[1], how)]
     printed = _strengths_from_text(names)
     if printed is not None:
@@ -257,6 +331,11 @@ def _amounts(
         factor = quantity.value * (dose_volume if dose_volume is not None else 1.0)
         amount = canonical_amount(value * factor, unit)
         if amount is not None:
-            how = f"{quantity.value:g} {quantity.unit} x {value:g} {unit}{'/mL' if per_ml else ''}"
+            how = f"{_counted(quantity)} x {value:g} {unit}{'/mL' if per_ml else ''}"
             return [(ingredients[0], amount[0], amount[1], how)]
     return []
+
+
+def _counted(quantity: _Quantity) -> str:
+    """A counted dose as the card shows it: "2 {pill}", "1" (a unit nobody named)."""
+    return f"{quantity.value:g}" if quantity.unit == "1" else f"{quantity.value:g} {quantity.unit}"

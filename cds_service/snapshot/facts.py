@@ -31,6 +31,7 @@ READ_RESOURCE_TYPES = frozenset(
         "Medication",
         "MedicationStatement",
         "QuestionnaireResponse",
+        "AllergyIntolerance",
         *MEDICATION_ORDER_TYPES,
     }
 )
@@ -98,6 +99,7 @@ class MedicationFact:
     start_date: datetime | None = None
     doses: Mapping[str, DoseEstimate] = field(default_factory=dict, compare=False)
     interventions: tuple[str, ...] = ()
+    parenteral: bool = False  # given by injection or infusion (route or dose form)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,19 @@ class ConditionFact:
     classes: tuple[str, ...]
     active: bool
     onset: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AllergyFact:
+    """An active, not refuted allergy or intolerance to something the knowledge base knows:
+    an allergen class (fish, cobalt...) or an ingredient (by code or name)."""
+
+    ref: str
+    name: str
+    allergens: tuple[str, ...]  # allergen class ids (allergies.yaml)
+    ingredients: tuple[str, ...]  # ingredient ids (medications.yaml)
+    interventions: tuple[str, ...]  # the interventions of those ingredients
+    recorded: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +162,10 @@ class PatientSnapshot:
     # Measure id -> the newest usable result on or before the start of a current supplement
     # that the measure follows up (follow_up.yaml): the "before" of a before -> after.
     baselines: Mapping[str, LabFact] = field(default_factory=dict)
+    allergies: tuple[AllergyFact, ...] = ()
+    # False when the patient's allergies could not be obtained (no prefetch, no FHIR server, or
+    # a failed read): cards then say "allergies not checked".
+    allergies_read: bool = True
 
     @property
     def age(self) -> int | None:

@@ -17,7 +17,9 @@ from typing import Any
 
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import Measure, Questionnaire
+from cds_service.knowledge.text import fold_text
 from cds_service.knowledge.units import normalise_unit
+from cds_service.snapshot.allergies import allergy_fact
 from cds_service.snapshot.classify import (
     DrugMatch,
     classify_condition,
@@ -37,6 +39,7 @@ from cds_service.snapshot.facts import (
     IGNORED_VERIFICATION,
     MEDICATION_ORDER_TYPES,
     USABLE_OBSERVATION_STATUSES,
+    AllergyFact,
     ConditionFact,
     DraftOrder,
     Ignored,
@@ -65,6 +68,7 @@ from cds_service.snapshot.values import (
     parse_datetime,
     reference_id,
     resource_ref,
+    status_code,
 )
 
 
@@ -107,6 +111,7 @@ class _Reader:
         self.med_resources: list[Mapping[str, Any]] = []
         self.medications_by_id: dict[str, Mapping[str, Any]] = {}
         self.conditions: list[ConditionFact] = []
+        self.allergies: list[AllergyFact] = []
 
     # -- subject ---------------------------------------------------------------------------
 
@@ -381,9 +386,9 @@ class _Reader:
             status = "not-taken"
         start, last = _medication_dates(resource)
         doses: dict[str, DoseEstimate] = {}
+        names = [concept_text(c) or "" for c in concepts]
+        names += [str(c.get("display", "")) for concept in concepts for c in codings(concept)]
         if match.ingredients:  # a drug we do not recognise has no dose we could use
-            names = [concept_text(c) or "" for c in concepts]
-            names += [str(c.get("display", "")) for concept in concepts for c in codings(concept)]
             doses = ordered_doses(
                 self.kb,
                 resource,
@@ -421,7 +426,18 @@ class _Reader:
                     if i in self.kb.ingredient_interventions
                 )
             ),
+            parenteral=bool(match.ingredients) and _parenteral(self.kb, resource, names),
         )
+
+    # -- Allergies -------------------------------------------------------------------------
+
+    def allergy(self, resource: Mapping[str, Any]) -> None:
+        if self._other_patient(resource):
+            self.ignored.append(Ignored(resource_ref(resource), "a different patient"))
+            return
+        fact = allergy_fact(self.kb, resource)
+        if fact is not None:
+            self.allergies.append(fact)
 
     # -- Conditions ------------------------------------------------------------------------
 
@@ -430,13 +446,13 @@ class _Reader:
         if self._other_patient(resource):
             self.ignored.append(Ignored(ref, "a different patient"))
             return
-        verification = _status_code(resource.get("verificationStatus"))
+        verification = status_code(resource.get("verificationStatus"))
         if verification in IGNORED_VERIFICATION:
             return
         classes = classify_condition(self.kb, resource.get("code"))
         if not classes:
             return
-        clinical = _status_code(resource.get("clinicalStatus"))
+        clinical = status_code(resource.get("clinicalStatus"))
         ended = resource.get("abatementDateTime") or resource.get("abatementPeriod")
         active = (clinical in ACTIVE_CONDITION_STATUSES) if clinical else not ended
         lifelong = [c for c in classes if self.kb.condition_classes[c].counts_when_resolved]
@@ -461,6 +477,7 @@ def build_snapshot(
     prefetch_values: Iterable[Any],
     draft_orders: Mapping[str, Any] | None = None,
     selections: Iterable[str] | None = None,
+    allergies_read: bool = True,
 ) -> PatientSnapshot:
     """Read every prefetched resource once and the draft orders into a ``PatientSnapshot``."""
     reader = _Reader(kb, patient_id, now)
@@ -482,6 +499,8 @@ def build_snapshot(
             reader.patient(resource)
         elif rtype == "QuestionnaireResponse":
             questionnaire_responses.append(resource)
+        elif rtype == "AllergyIntolerance":
+            reader.allergy(resource)
     medications = []
     for resource in reader.med_resources:
         fact = reader.medication_fact(resource, draft=False, selected=False)
@@ -546,6 +565,8 @@ def build_snapshot(
         questionnaire_responses=tuple(questionnaire_responses),
         notes=notes,
         baselines=baselines,
+        allergies=tuple(reader.allergies),
+        allergies_read=allergies_read,
     )
 
 
@@ -589,17 +610,6 @@ def _period_time(period: Any) -> datetime | None:
     return parse_datetime(period.get("end")) or parse_datetime(period.get("start"))
 
 
-def _status_code(status: Any) -> str | None:
-    """clinicalStatus/verificationStatus: an R4 CodeableConcept or a DSTU2/STU3 code string."""
-    if isinstance(status, str):
-        return status
-    for coding in codings(status):
-        code = coding.get("code")
-        if isinstance(code, str):
-            return code
-    return None
-
-
 def _medication_dates(resource: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
     """(start, last) of a medication resource, reading each date once.
 
@@ -640,3 +650,20 @@ def _get(mapping: Any, *path: str) -> Any:
             return None
         current = current.get(key)
     return current
+
+
+def _parenteral(kb: KnowledgeBase, resource: Mapping[str, Any], names: list[str]) -> bool:
+    """Given by injection or infusion: a parenteral route code or word on a dosage, or a dose
+    form word in the drug's name ("Injectable Solution")."""
+    texts = list(names)
+    for dosage in as_list(resource.get("dosageInstruction")) + as_list(resource.get("dosage")):
+        if not isinstance(dosage, MAPPING):
+            continue
+        route = dosage.get("route")
+        for coding in codings(route):
+            if str(coding.get("code")) in kb.parenteral_routes:
+                return True
+            texts.append(str(coding.get("display", "")))
+        texts.append(concept_text(route) or "")
+    folded = " ".join(fold_text(t) for t in texts if t)
+    return any(word in folded for word in kb.parenteral_words)

@@ -78,6 +78,18 @@ def concept_text(concept: Any) -> str | None:
     return None
 
 
+def status_code(status: Any) -> str | None:
+    """A status as a code: an R4 CodeableConcept (clinicalStatus, verificationStatus) or a
+    DSTU2/STU3 code string."""
+    if isinstance(status, str):
+        return status
+    for coding in codings(status):
+        code = coding.get("code")
+        if isinstance(code, str):
+            return code
+    return None
+
+
 def finite_number(value: Any) -> float | None:
     """A JSON number usable in arithmetic: not a bool, not NaN or infinite."""
     if isinstance(value, bool) or not isinstance(value, int | float):

@@ -13,6 +13,10 @@ Definitions (also in docs/operations.md):
 - *reasoning opened*, per rule: how many times since ``since`` a clinician opened the SMART app
   (the trends and reasoning page) from a card carrying that rule. CDS Hooks has no feedback
   for app launches; this is the signal that the basis of a card was looked at.
+- *overrides by rule and reason*: an overridden card counts once for every rule it carried
+  (a card groups the findings about one order), per override reason coding (or "(comment
+  only)"): which rules clinicians override, and why. Counted in Python from the overridden
+  cards only, because the rule ids are a JSON list whose SQL differs between the backends.
 
 All counting is done by the database, so the report costs a few aggregate queries whatever the
 size of the audit trail. It reads in deferred (shared) transactions and never blocks the service.
@@ -77,12 +81,22 @@ class KindStats:
 
 
 @dataclass
+class RuleOverrideCount:
+    rule: str
+    code: str
+    system: str | None
+    display: str | None
+    count: int
+
+
+@dataclass
 class ServiceStats:
     service: str
     invocations: int = 0
     topics: list[TopicStats] = field(default_factory=list)
     suggestion_kinds: list[KindStats] = field(default_factory=list)
     unknown_card_feedback: int = 0
+    overrides_by_rule: list[RuleOverrideCount] = field(default_factory=list)
 
 
 @dataclass
@@ -115,6 +129,7 @@ class Report:
                     "unknown_card_feedback": s.unknown_card_feedback,
                     "topics": [with_rate(t) for t in s.topics],
                     "suggestion_kinds": [with_rate(k) for k in s.suggestion_kinds],
+                    "overrides_by_rule": [asdict(r) for r in s.overrides_by_rule],
                 }
                 for s in self.services
             ],
@@ -217,6 +232,32 @@ async def _build(conn: AsyncConnection, since: datetime | None) -> Report:
         found.sort(key=lambda r: (-r.count, r.code))
         topics[key].top_override_reasons = found[:TOP_REASONS]
 
+    rule_rows = await conn.execute(
+        sa.select(
+            invocations.c.service_id,
+            cards.c.topic,
+            cards.c.rule_ids,
+            ranked.c.reason_system,
+            ranked.c.reason_code,
+            ranked.c.reason_display,
+        )
+        .select_from(shown_cards)
+        .where(in_period, ranked.c.outcome == "overridden")
+    )
+    by_rule: dict[tuple[str, str, str | None, str], RuleOverrideCount] = {}
+    for service_id, topic, rule_ids, system, code, display in rule_rows:
+        for rule in list(rule_ids or []) or [topic]:
+            slot = (service_id, str(rule), system, code or COMMENT_ONLY)
+            entry = by_rule.setdefault(
+                slot, RuleOverrideCount(str(rule), code or COMMENT_ONLY, system, display, 0)
+            )
+            entry.count += 1
+            entry.display = entry.display or display
+    for (service_id, *_), entry in sorted(
+        by_rule.items(), key=lambda item: (item[0][0], item[0][1], -item[1].count, item[0][3])
+    ):
+        service(service_id).overrides_by_rule.append(entry)
+
     # Suggestions named in an accepted feedback for their own card.
     taken = (
         sa.select(feedback.c.card_uuid, feedback_suggestions.c.suggestion_uuid)
@@ -263,10 +304,10 @@ async def _build(conn: AsyncConnection, since: datetime | None) -> Report:
     launches = await conn.execute(
         sa.select(sa.func.count(sa.distinct(app_opens.c.launch_id))).where(opened)
     )
-    rule_rows = await conn.execute(
+    open_rows = await conn.execute(
         sa.select(app_opens.c.rule_id, sa.func.count()).where(opened).group_by(app_opens.c.rule_id)
     )
-    reasoning = [RuleOpens(rule or NO_RULE, int(count)) for rule, count in rule_rows]
+    reasoning = [RuleOpens(rule or NO_RULE, int(count)) for rule, count in open_rows]
     reasoning.sort(key=lambda r: (-r.opens, r.rule))
 
     return Report(
@@ -335,6 +376,12 @@ def render_text(report: Report) -> str:
                     [k.kind, str(k.shown), str(k.accepted), _rate(k.acceptance_rate)]
                     for k in s.suggestion_kinds
                 ],
+            )
+        if s.overrides_by_rule:
+            out.append("")
+            out += _table(
+                ["rule", "override reason", "overrides"],
+                [[r.rule, r.display or r.code, str(r.count)] for r in s.overrides_by_rule],
             )
         if s.unknown_card_feedback:
             out.append("")

@@ -37,6 +37,10 @@ def kind(name: str, shown: int, acc: int) -> Any:
     return {"kind": name, "shown": shown, "accepted": acc, "acceptance_rate": acc / shown}
 
 
+def by_rule(rule: str, code: str, count: int, display: str | None = None) -> Any:
+    return {"rule": rule, **reason(code, count, display)}
+
+
 def reason(code: str, count: int, display: str | None = None) -> Any:
     system = None if code == "(comment only)" else "http://example.org/override"
     return {"code": code, "system": system, "display": display, "count": count}
@@ -53,6 +57,7 @@ async def test_report_since_counts_the_known_set(store: SQLAuditStore) -> None:
             "unknown_card_feedback": 2,
             "topics": [topic("safety", 1, 1, 0, 0, [])],
             "suggestion_kinds": [kind(DEL, 1, 1)],
+            "overrides_by_rule": [],
         },
         {
             "service": "nts-patient-view",
@@ -75,6 +80,17 @@ async def test_report_since_counts_the_known_set(store: SQLAuditStore) -> None:
             ],
             # c8's suggestion was accepted before the card was overridden: it counts.
             "suggestion_kinds": [kind(MR, 6, 2), kind(SR, 2, 1)],
+            # Every overridden card counts for each of its two rules (issue 16).
+            "overrides_by_rule": [
+                by_rule("catecholaminergic.rule.1", "(comment only)", 1),
+                by_rule("catecholaminergic.rule.2", "(comment only)", 1),
+                by_rule("serotonergic.rule.1", "not-relevant", 2, "Not relevant"),
+                by_rule("serotonergic.rule.1", "already-taking", 1),
+                by_rule("serotonergic.rule.1", "patient-declined", 1, "Patient declined"),
+                by_rule("serotonergic.rule.2", "not-relevant", 2, "Not relevant"),
+                by_rule("serotonergic.rule.2", "already-taking", 1),
+                by_rule("serotonergic.rule.2", "patient-declined", 1, "Patient declined"),
+            ],
         },
     ]
 
@@ -117,6 +133,10 @@ async def test_text_report_is_a_readable_table(store: SQLAuditStore) -> None:
         "Patient declined (1)" in lines
     )
     assert "Feedback for unknown cards: 2" in lines
+    rules = next(i for i, line in enumerate(lines) if line.startswith("rule "))
+    assert lines[rules].split() == ["rule", "override", "reason", "overrides"]
+    assert lines[rules + 2].split() == ["catecholaminergic.rule.1", "(comment", "only)", "1"]
+    assert ["serotonergic.rule.2", "Not", "relevant", "2"] in [line.split() for line in lines]
     assert "free text" not in text  # comments are never printed
 
 

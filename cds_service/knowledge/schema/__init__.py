@@ -7,6 +7,13 @@ closed language shared by recommendation and safety rules; ``engine/predicates.p
 One module per concept; every model is importable from here.
 """
 
+from cds_service.knowledge.schema.checks import (
+    AllergenClass,
+    DoseException,
+    DoseLimit,
+    DuplicationRule,
+    IngredientAmount,
+)
 from cds_service.knowledge.schema.common import (
     ChangelogEntry,
     Citation,
@@ -14,16 +21,19 @@ from cds_service.knowledge.schema.common import (
     Grade,
     Manifest,
     OverrideReason,
+    RuleHeader,
 )
 from cds_service.knowledge.schema.derived import DerivedMeasure, SexCoefficients
 from cds_service.knowledge.schema.drugs import (
     ConditionClass,
     Ingredient,
     MedicationClass,
+    ParenteralRoutes,
     Product,
     Strength,
 )
 from cds_service.knowledge.schema.files import (
+    AllergiesFile,
     AnalytesFile,
     CitationsFile,
     ConditionsFile,
@@ -34,6 +44,7 @@ from cds_service.knowledge.schema.files import (
     KnowledgeFile,
     LabOrdersFile,
     MedicationsFile,
+    OrderChecksFile,
     OrderGuidanceFile,
     PathwaysFile,
     QuestionnairesFile,
@@ -52,6 +63,7 @@ from cds_service.knowledge.schema.measures import (
 )
 from cds_service.knowledge.schema.predicates import (
     AgePredicate,
+    AllergyPredicate,
     AllPredicate,
     AlwaysPredicate,
     AnyPredicate,
@@ -62,6 +74,7 @@ from cds_service.knowledge.schema.predicates import (
     Predicate,
     Range,
     SexPredicate,
+    SubjectAllergyPredicate,
     UsePredicate,
 )
 from cds_service.knowledge.schema.rules import (
@@ -85,6 +98,9 @@ __all__ = [
     "NON_ACTIONABLE_FLAGS",
     "AgePredicate",
     "AllPredicate",
+    "AllergenClass",
+    "AllergiesFile",
+    "AllergyPredicate",
     "AlwaysPredicate",
     "Analyte",
     "AnalytesFile",
@@ -103,12 +119,16 @@ __all__ = [
     "DerivedFile",
     "DerivedMeasure",
     "Dose",
+    "DoseException",
+    "DoseLimit",
     "DoseThreshold",
+    "DuplicationRule",
     "Flag",
     "FollowUp",
     "FollowUpFile",
     "Grade",
     "Ingredient",
+    "IngredientAmount",
     "Intervention",
     "InterventionsFile",
     "KnowledgeFile",
@@ -124,8 +144,10 @@ __all__ = [
     "MedicationSuggestion",
     "MedicationsFile",
     "NotPredicate",
+    "OrderChecksFile",
     "OrderGuidanceFile",
     "OverrideReason",
+    "ParenteralRoutes",
     "Pathway",
     "PathwaysFile",
     "Predicate",
@@ -135,6 +157,7 @@ __all__ = [
     "QuestionnairesFile",
     "Range",
     "Rule",
+    "RuleHeader",
     "RulesFile",
     "SafetyFile",
     "SafetyPrompt",
@@ -143,6 +166,7 @@ __all__ = [
     "SexCoefficients",
     "SexPredicate",
     "Strength",
+    "SubjectAllergyPredicate",
     "SuggestionRef",
     "UnitConversion",
     "UsePredicate",

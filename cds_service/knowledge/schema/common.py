@@ -22,8 +22,30 @@ class ChangelogEntry(_Model):
 
 
 class OverrideReason(_Model):
+    """An override reason offered on cards. ``system`` is a code-system alias of the manifest
+    (e.g. the CDS Hooks non-adherence reason codes); unset, the service's own system."""
+
     code: str
     display: str
+    system: str | None = None
+    # Offered on every overridable card unless its rule names its own reasons.
+    default: bool = True
+
+
+class RuleHeader(_Model):
+    """What every rule a card can report shares: identity, plain words, grade and sources."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
+    version: int = Field(ge=1)
+    title: str
+    statement: str
+    message: str  # what the clinician reads, plain words
+    grade: Grade | None = None
+    citations: list[str] = Field(min_length=1)
+    # Override reasons (codes from knowledge.yaml) for this rule's cards; empty: the defaults.
+    override_reasons: list[str] = []
+    # A safer product to name when the card offers to remove the draft (e.g. algal-oil omega-3).
+    alternative: str | None = None
 
 
 class Manifest(_Model):
@@ -41,7 +63,7 @@ class Manifest(_Model):
     system_aliases: dict[str, str] = {}
     # Systems whose codes our cards and suggestions are stamped with.
     topic_system: str
-    override_reason_system: str
+    override_reason_system: str  # the system of override reasons that name none
     # Offered on every warning card; the clinician's choice comes back through feedback.
     override_reasons: list[OverrideReason] = Field(min_length=1)
     changelog: list[ChangelogEntry] = Field(min_length=1)
@@ -50,6 +72,11 @@ class Manifest(_Model):
     def _version_in_changelog(self) -> Manifest:
         if self.changelog[0].version != self.version:
             raise ValueError("the first changelog entry must describe the current version")
+        for reason in self.override_reasons:
+            if reason.system is not None and reason.system not in self.code_systems:
+                raise ValueError(f"override reason {reason.code}: unknown system {reason.system!r}")
+        if len({r.code for r in self.override_reasons}) != len(self.override_reasons):
+            raise ValueError("override reason codes must be unique")
         return self
 
 

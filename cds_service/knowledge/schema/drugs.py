@@ -14,6 +14,9 @@ class MedicationClass(_Model):
     atc: list[str] = []  # ATC prefixes that imply the class
     # How long a stopped drug of this class still counts (washout), in days.
     washout_days: int = Field(default=14, ge=0)
+    # Dietary supplements (often over the counter): when one is what makes a new order unsafe,
+    # the order card offers to stop it (clinical-reference §7.6). Interventions always are.
+    supplement: bool = False
     citations: list[str] = []
 
 
@@ -23,6 +26,9 @@ class Ingredient(_Model):
     rxnorm: list[str] = []  # RxNorm ingredient (IN/PIN/MIN) CUIs
     atc: list[str] = []  # exact ATC codes
     names: list[str] = []  # generic and brand names matched in display/text (lower case)
+    # Local supplement codes (urn:neurotransmitter-cds:supplement) for ingredients with no
+    # confirmed RxNorm code: what the service's own suggestions are coded with.
+    supplement_codes: list[str] = []
     classes: list[str] = []
     # Classes the ingredient belongs to only above a daily dose (e.g. doxepin is a strong
     # anticholinergic above 6 mg/day, AGS Beers 2023): a medication whose dose is known to be at
@@ -58,6 +64,14 @@ class Product(_Model):
     display: str
     ingredients: list[str] = Field(min_length=1)
     strengths: list[Strength] = []
+
+
+class ParenteralRoutes(_Model):
+    """How a medication is recognised as given by injection or infusion rather than by mouth:
+    a SNOMED CT route code on the dosage, or a word in the route's or the drug's text."""
+
+    snomed: list[str] = []
+    words: list[str] = []  # whole words, lower case (e.g. "intravenous", "injectable")
 
 
 class ConditionClass(_Model):

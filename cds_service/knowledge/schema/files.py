@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from cds_service.knowledge.schema.checks import (
+    AllergenClass,
+    DoseLimit,
+    DuplicationRule,
+    IngredientAmount,
+)
 from cds_service.knowledge.schema.common import Citation
 from cds_service.knowledge.schema.derived import DerivedMeasure
-from cds_service.knowledge.schema.drugs import ConditionClass, Ingredient, MedicationClass, Product
+from cds_service.knowledge.schema.drugs import (
+    ConditionClass,
+    Ingredient,
+    MedicationClass,
+    ParenteralRoutes,
+    Product,
+)
 from cds_service.knowledge.schema.measures import Analyte, Questionnaire
 from cds_service.knowledge.schema.rules import (
     Definition,
@@ -64,6 +76,7 @@ class MedicationsFile(KnowledgeFile):
     classes: list[MedicationClass] = []
     ingredients: list[Ingredient] = []
     products: list[Product] = []
+    parenteral: ParenteralRoutes = ParenteralRoutes()
 
 
 class ConditionsFile(KnowledgeFile):
@@ -84,3 +97,15 @@ class DerivedFile(KnowledgeFile):
 
 class FollowUpFile(KnowledgeFile):
     follow_up: list[FollowUp] = []
+
+
+class OrderChecksFile(KnowledgeFile):
+    ingredient_amounts: list[IngredientAmount] = []
+    dose_limits: list[DoseLimit] = []
+    duplication: list[DuplicationRule] = []
+
+
+class AllergiesFile(KnowledgeFile):
+    # SNOMED CT codes that record the absence of allergies ("no known allergy"): never an allergen.
+    no_known_allergy: list[str] = []
+    allergens: list[AllergenClass] = []

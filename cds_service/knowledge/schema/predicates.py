@@ -72,6 +72,21 @@ class AgePredicate(_Model):
     if_unknown: bool = False
 
 
+class AllergyPredicate(_Model):
+    """True when an active, not refuted allergy or intolerance of this class is recorded
+    (an allergen class id of allergies.yaml, e.g. fish)."""
+
+    allergy: str
+
+
+class SubjectAllergyPredicate(_Model):
+    """True when an active allergy names what would be given itself: its ingredient (by code or
+    name) or, for a supplement, any ingredient of the same intervention. Evaluated by the safety
+    gate, which knows the subject; anywhere else it is false."""
+
+    allergy_to_subject: Literal[True]
+
+
 class SexPredicate(_Model):
     sex: Literal["female", "male", "other", "unknown"]
 
@@ -107,6 +122,8 @@ Predicate = Annotated[
     | ConditionPredicate
     | MedicationPredicate
     | AgePredicate
+    | AllergyPredicate
+    | SubjectAllergyPredicate
     | SexPredicate
     | AlwaysPredicate
     | UsePredicate

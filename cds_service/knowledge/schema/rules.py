@@ -92,9 +92,8 @@ class Intervention(_Model):
     evidence: str  # one or two sentences, plain words
     limitations: list[str] = []
     tags: list[str] = []  # read by safety rules (e.g. serotonergic-precursor, cation)
-    # Generic and common names (lower case) that identify a draft order of this supplement
-    # when it carries no code we know (order-select / order-sign guidance).
-    names: list[str] = []
+    # How a product is recognised as this intervention is not here: medications.yaml's
+    # ingredients that name it (`intervention:`) are the one recognition table.
     offer: bool = True  # False = never suggested (e.g. phenylalanine: do not offer)
     do_not_offer_reason: str | None = None
     # Another regimen of the same ingredient (pyridoxine as isoniazid prophylaxis is a regimen
@@ -233,6 +232,9 @@ class MedicationGuidance(_Model):
     statement: str
     measures: list[str] = Field(min_length=1)
     lab_orders: list[str] = []  # suggested when none of the order's measures is current
+    # Findings this order is the answer to (e.g. "no first-line treatment recorded" when an
+    # antidepressant is being ordered): said as answered, not repeated as a finding.
+    addresses: list[str] = []
     citations: list[str] = Field(min_length=1)
 
 

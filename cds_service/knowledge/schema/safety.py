@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from cds_service.knowledge.schema.common import Grade, _Model
+from cds_service.knowledge.schema.common import Grade, RuleHeader, _Model
 from cds_service.knowledge.schema.predicates import Predicate
 from cds_service.knowledge.schema.rules import DoseThreshold, LabOrderSuggestion
 
@@ -24,6 +24,13 @@ class SafetyTarget(_Model):
     tags: list[str] = []
     all_supplements: bool = False
     medications: list[str] = []
+    # Ingredient or class ids the rule does not apply to even when the above would cover them:
+    # a product made only of these is left out (e.g. algal-oil omega-3 for a fish allergy,
+    # linezolid for the hard MAOI rule, which has a rule of its own).
+    except_medications: list[str] = []
+    # Only products taken by mouth: a medication recognised as injected or infused is left out
+    # (e.g. severe hypomagnesaemia: IV magnesium is the treatment, oral magnesium is not).
+    oral_only: bool = False
 
     def covers(self, intervention_id: str, tags: Iterable[str]) -> bool:
         """Does a rule with this target concern suggesting or ordering this intervention?"""
@@ -42,22 +49,22 @@ class SafetyTarget(_Model):
         return self
 
 
-class SafetyRule(_Model):
+class SafetyRule(RuleHeader):
     """A safety rule: When <trigger> holds for the patient, <action> these interventions."""
 
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
-    version: int = Field(ge=1)
-    title: str
-    statement: str
     trigger: Predicate
     applies_to: SafetyTarget
     action: Literal["block", "warn", "info"]
     # A hard block can never be overridden; a soft block may be ordered by the prescriber
     # with a reason (order time), but is still never *suggested* by the service.
     hard: bool = False
-    message: str  # what the clinician reads, plain words
-    grade: Grade | None = None
-    citations: list[str] = Field(min_length=1)
+    # A soft block shown as ``critical`` at order time, with override reasons: urgent,
+    # possibly life-saving orders (linezolid or IV methylene blue on a serotonergic drug).
+    critical: bool = False
+    # The rule whose finding this one shares (A with B / B with A, or one family such as S1):
+    # for one pair of products, the rules of a pair report once, as the view about the draft
+    # order (linezolid ordered on sertraline: S1.linezolid, not S1.drugs about the sertraline).
+    pair: str | None = None
     # Dose-dependent rules apply only above this daily dose (suggestion: the intervention's
     # daily_dose; order: the ordered dose). An unknown dose counts as above: conservative.
     dose: DoseThreshold | None = None
@@ -88,6 +95,8 @@ class SafetyRule(_Model):
             raise ValueError("a replacement only makes sense for a block")
         if self.silences_options and self.action != "block":
             raise ValueError("only a block can silence options")
+        if self.critical and (self.action != "block" or self.hard):
+            raise ValueError("critical is for soft blocks (a hard block is critical anyway)")
         return self
 
 
