@@ -11,6 +11,7 @@ from __future__ import annotations
 from importlib import resources
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
 TEMPLATES = Environment(
     loader=PackageLoader("cds_service.web", "templates"),
@@ -18,6 +19,19 @@ TEMPLATES = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def codespans(text: str) -> Markup:
+    """The text escaped, with its `backticked` spans as ``<code>`` (changelogs write ids so)."""
+    parts = str(escape(text)).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: leave the text as written
+        return Markup("`".join(parts))  # noqa: S704 - escaped above
+    return Markup(  # noqa: S704 - escaped above
+        "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
+    )
+
+
+TEMPLATES.filters["codespans"] = codespans
 
 
 def stylesheet(family: str) -> bytes:
