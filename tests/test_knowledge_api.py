@@ -86,8 +86,8 @@ PAGES = {
     "order-checks/DL.vitamin-d.html": [
         "Dose limit",
         "Warning above > 4,000 IU/day",
-        "warning above > 10,000 IU/day",
-        "Exception applies when",
+        "warning above > 10,000 IU/day: 25-OH vitamin D deficient",
+        "The higher limit above > 10,000 IU/day applies when 25-hydroxyvitamin D, serum",
     ],
     "order-checks/D1.same-supplement.html": ["Duplication rule", "The card says"],
     "measures/ferritin.html": [

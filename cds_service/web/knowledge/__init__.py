@@ -3,11 +3,13 @@
 PHI-free by construction (rendered from ``mappings/`` alone), so the pages need no token, like
 ``/docs``. A card's "Why" link opens the page of its rules (``/knowledge/why?rules=...``).
 
-Modules, from the HTTP surface down: ``routes`` (the routes, caching headers), ``site`` (every
-page of one knowledge base, rendered once), ``export`` (the same pages as files), then the page
-models: ``overview`` (index, changelog, citations, tests), ``rules`` (every id a card can
-name), ``subjects`` (measures, interventions, pathways), built from ``describe`` (plain words),
-``bandbar`` (the SVG band bar), ``parts`` and ``catalog`` (where each page lives).
+Modules, from the HTTP surface down: ``routes`` (the routes and their caching headers),
+``site`` (every page of one knowledge base, rendered once), ``export`` (the same pages as
+files); the page models: ``overview`` (index, changelog, citations, tests), ``rules`` and
+``safety`` (every id a card can name, each an ``entries.EntryView``), ``measures``,
+``interventions``, ``pathways``; and what they are built from: ``describe`` (structures in plain
+words), ``bandbar`` (the SVG band bar), ``parts`` (links, facts, citations, history) and
+``catalog`` (where each page lives).
 """
 
 from cds_service.web.knowledge.routes import KNOWLEDGE_PATH, install_knowledge_pages

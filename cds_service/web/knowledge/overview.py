@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from cds_service.knowledge import KnowledgeBase
-from cds_service.knowledge.schema import Measure, Questionnaire
+from cds_service.knowledge.schema import LabOrderSuggestion, Measure, Questionnaire
 from cds_service.web.knowledge.catalog import (
     DOSE_LIMIT,
     DUPLICATION,
@@ -38,7 +38,6 @@ from cds_service.web.knowledge.parts import (
     joined,
     words,
 )
-from cds_service.web.knowledge.subjects import lab_order_suggesters
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +303,7 @@ class LabOrderView:
 
 
 def lab_order_views(kb: KnowledgeBase) -> tuple[LabOrderView, ...]:
-    suggesters = lab_order_suggesters(kb)
+    suggesters = _lab_order_suggesters(kb)
     return tuple(
         LabOrderView(
             id=order.id,
@@ -316,3 +315,29 @@ def lab_order_views(kb: KnowledgeBase) -> tuple[LabOrderView, ...]:
         )
         for order in kb.lab_orders.values()
     )
+
+
+def _lab_order_suggesters(kb: KnowledgeBase) -> dict[str, list[Line]]:
+    """Lab order id -> the rules that suggest it, for the lab orders page."""
+    found: dict[str, list[Line]] = {}
+    for rule in kb.rules:
+        for suggestion in rule.suggest:
+            if isinstance(suggestion, LabOrderSuggestion):
+                found.setdefault(suggestion.lab_order, []).append(
+                    (Text(rule.id, page_path(RULE, rule.id)),)
+                )
+    for safety in kb.safety_rules:
+        if safety.replacement is not None:
+            found.setdefault(safety.replacement.lab_order, []).append(
+                (Text(safety.id, page_path(SAFETY, safety.id)),)
+            )
+    for prompt in kb.safety_prompts:
+        if prompt.lab_order:
+            found.setdefault(prompt.lab_order, []).append(
+                (Text(prompt.id, page_path(PROMPT, prompt.id)),)
+            )
+    for follow in (f for fs in kb.follow_ups.values() for f in fs):
+        found.setdefault(follow.lab_order, []).append(
+            (Text(follow.id, page_path(FOLLOW_UP, follow.id)),)
+        )
+    return found

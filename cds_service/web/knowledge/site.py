@@ -36,6 +36,9 @@ from cds_service.web.knowledge.catalog import (
     Entry,
     Kind,
 )
+from cds_service.web.knowledge.entries import EntryView
+from cds_service.web.knowledge.interventions import intervention_view
+from cds_service.web.knowledge.measures import measure_readers, measure_view
 from cds_service.web.knowledge.overview import (
     about_view,
     cited_views,
@@ -43,14 +46,8 @@ from cds_service.web.knowledge.overview import (
     lab_order_views,
 )
 from cds_service.web.knowledge.parts import Line
-from cds_service.web.knowledge.rules import EntryView, entry_view
-from cds_service.web.knowledge.subjects import (
-    PathwayView,
-    intervention_view,
-    measure_readers,
-    measure_view,
-    pathway_view,
-)
+from cds_service.web.knowledge.pathways import PathwayView, pathway_view
+from cds_service.web.knowledge.rules import entry_view
 
 MAX_WHY_IDS = 50  # a card names a handful; more is not a card's link
 MAX_WHY_QUERY = 4096  # characters of the rules parameter read at all
@@ -203,7 +200,7 @@ class KnowledgeSite:
         key = (kind.key, entry_id)
         view = self._entries.get(key)
         if view is None:
-            view = self._entries[key] = entry_view(self.catalog, self.kb, kind, entry_id)
+            view = self._entries[key] = entry_view(self.kb, kind, entry_id)
         return view
 
     def readers(self) -> dict[str, list[Line]]:
