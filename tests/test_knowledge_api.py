@@ -159,6 +159,8 @@ def test_headers_no_token_and_revalidation(tmp_path: Path, kb: KnowledgeBase) ->
         assert "default-src 'none'" in headers["content-security-policy"]
         assert "script-src" not in headers["content-security-policy"]
         assert headers["x-content-type-options"] == "nosniff"
+        head = http.head(page.url)  # link checkers ask with HEAD
+        assert head.status_code == 200 and head.headers["etag"] == headers["etag"]
         again = http.get(page.url, headers={"If-None-Match": headers["etag"]})
         assert again.status_code == 304 and again.content == b""
         other = http.get(

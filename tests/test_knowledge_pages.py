@@ -193,5 +193,5 @@ def test_rendering_every_page_is_cheap(kb: KnowledgeBase) -> None:
     sizes = [len(html(site, path)) for path in site.paths()]
     elapsed = time.perf_counter() - started
     assert len(sizes) > 200
-    assert elapsed < 5, elapsed  # ~0.4 s on a 2-core machine
+    assert elapsed < 5, elapsed  # ~0.2 s on a 2-core machine
     assert max(sizes) < 150_000

@@ -93,6 +93,8 @@ def entry_model(
     suggests: tuple[Line, ...] = (),
     citations: Iterable[str] = (),
 ) -> EntryView:
+    """The page model of one rule: ``predicates`` are what it reads (its thresholds and band
+    bars come from them), ``blocks`` how they are shown in words."""
     read = bands_read(predicates)
     bars = []
     for measure_id, band_ids in read.items():

@@ -83,10 +83,10 @@ def install_knowledge_pages(app: FastAPI, kb: KnowledgeBase) -> KnowledgeSite:
         )
         return respond(request, missing, status=404)
 
-    router.add_api_route(KNOWLEDGE_PATH, root, methods=["GET"])
-    router.add_api_route(f"{KNOWLEDGE_PATH}/", index, methods=["GET"])
-    router.add_api_route(f"{KNOWLEDGE_PATH}/why", why, methods=["GET"])
-    router.add_api_route(f"{KNOWLEDGE_PATH}/{STYLESHEET}", stylesheet, methods=["GET"])
-    router.add_api_route(f"{KNOWLEDGE_PATH}/{{path:path}}", any_page, methods=["GET"])
+    router.add_api_route(KNOWLEDGE_PATH, root, methods=["GET", "HEAD"])
+    router.add_api_route(f"{KNOWLEDGE_PATH}/", index, methods=["GET", "HEAD"])
+    router.add_api_route(f"{KNOWLEDGE_PATH}/why", why, methods=["GET", "HEAD"])
+    router.add_api_route(f"{KNOWLEDGE_PATH}/{STYLESHEET}", stylesheet, methods=["GET", "HEAD"])
+    router.add_api_route(f"{KNOWLEDGE_PATH}/{{path:path}}", any_page, methods=["GET", "HEAD"])
     app.include_router(router)
     return site

@@ -4,6 +4,9 @@ already taken, and order guidance; ``entry_view`` finds the builder of any kind 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Protocol, TypeVar
+
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import (
     FollowUp,
@@ -45,6 +48,7 @@ from cds_service.web.knowledge.safety import (
     safety_view,
 )
 
+# What each severity means for the card (knowledge/schema/rules.py): labels, not knowledge.
 SEVERITIES = {
     "urgent": "urgent: needs prompt action; the card is a warning",
     "limitation": "limitation: a co-factor deficit or precursor shortfall",
@@ -55,26 +59,35 @@ SEVERITIES = {
 }
 
 
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Item = TypeVar("Item", bound=_Identified)
+
+
+def _find(items: Iterable[Item], entry_id: str) -> Item:
+    return next(item for item in items if item.id == entry_id)
+
+
 def entry_view(kb: KnowledgeBase, kind: Kind, entry_id: str) -> EntryView:
     """The page model of one rule-like entry (``kind`` one of ``catalog.CARD_KINDS``)."""
-    builders = {
-        RULE.key: lambda: _rule(kb, next(r for r in kb.rules if r.id == entry_id)),
-        SAFETY.key: lambda: safety_view(kb, next(r for r in kb.safety_rules if r.id == entry_id)),
-        PROMPT.key: lambda: prompt_view(kb, next(p for p in kb.safety_prompts if p.id == entry_id)),
-        FOLLOW_UP.key: lambda: _follow_up(
-            kb, next(f for fs in kb.follow_ups.values() for f in fs if f.id == entry_id)
-        ),
-        DOSE_LIMIT.key: lambda: dose_limit_view(
-            kb, next(d for d in kb.dose_limits if d.id == entry_id)
-        ),
-        DUPLICATION.key: lambda: duplication_view(
-            kb, next(d for d in kb.duplication if d.id == entry_id)
-        ),
-        GUIDANCE.key: lambda: _guidance(
-            kb, next(g for g in kb.medication_guidance if g.id == entry_id)
-        ),
-    }
-    return builders[kind.key]()
+    if kind is RULE:
+        return _rule(kb, _find(kb.rules, entry_id))
+    if kind is SAFETY:
+        return safety_view(kb, _find(kb.safety_rules, entry_id))
+    if kind is PROMPT:
+        return prompt_view(kb, _find(kb.safety_prompts, entry_id))
+    if kind is FOLLOW_UP:
+        return _follow_up(kb, _find((f for fs in kb.follow_ups.values() for f in fs), entry_id))
+    if kind is DOSE_LIMIT:
+        return dose_limit_view(kb, _find(kb.dose_limits, entry_id))
+    if kind is DUPLICATION:
+        return duplication_view(kb, _find(kb.duplication, entry_id))
+    if kind is GUIDANCE:
+        return _guidance(kb, _find(kb.medication_guidance, entry_id))
+    raise ValueError(f"{kind.key} pages are not rule pages")
 
 
 def _rule(kb: KnowledgeBase, rule: Rule) -> EntryView:
