@@ -117,7 +117,7 @@ def intervention_view(kb: KnowledgeBase, intervention_id: str) -> InterventionVi
             when="; ".join(
                 part
                 for part in (
-                    f"above {dose_threshold(rule.dose)}" if rule.dose else "",
+                    f"doses {dose_threshold(rule.dose)}" if rule.dose else "",
                     "orders only" if rule.scope == ["orders"] else "",
                     "suggestions only" if rule.scope == ["suggestions"] else "",
                 )
