@@ -495,6 +495,25 @@ def test_an_ssri_being_ordered_gets_the_relevant_cofactor_status(
     assert suggested(card) == codes(kb, "tsh")
 
 
+def test_no_guidance_card_when_the_cofactors_are_current_and_unremarkable(
+    kb: KnowledgeBase,
+) -> None:
+    """B12 and TSH current and in range: nothing to act on, so no card (an antidepressant
+    answering "no first-line treatment" is not a reason on its own)."""
+    sertraline = supplement_order("36437", "Sertraline 50 MG Oral Tablet", resource_id="s1")
+    prefetch = prefetch_for(
+        observation("2132-9", 455, "pg/mL"),
+        observation("3016-3", 2.0, "mIU/L"),
+        PHQ9_15,
+        patient_resource=patient(age=50),
+    )
+    for hook in ("order-select", "order-sign"):
+        response = run_hook(
+            kb, hook_request(hook, prefetch=prefetch, draft_orders=[sertraline])
+        ).response
+        assert response["cards"] == [], [c["summary"] for c in response["cards"]]
+
+
 def test_no_guidance_card_for_an_unrelated_draft(kb: KnowledgeBase) -> None:
     draft = supplement_order("83367", "atorvastatin 20 MG Oral Tablet")
     prefetch = prefetch_for(PHQ9_15, patient_resource=patient(age=50))

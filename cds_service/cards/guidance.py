@@ -82,7 +82,8 @@ def order_guidance_cards(
         for guidance in kb.medication_guidance:
             if set(guidance.classes).intersection(draft.classes):
                 section = _class_section(draft, guidance, fired, snapshot, kb)
-                by_pathway.setdefault(guidance.pathway, []).append(section)
+                if section is not None:
+                    by_pathway.setdefault(guidance.pathway, []).append(section)
     return [
         _card(pathway_id, sections, snapshot, kb) for pathway_id, sections in by_pathway.items()
     ]
@@ -170,7 +171,7 @@ def _class_section(
     fired: dict[str, Finding],
     snapshot: PatientSnapshot,
     kb: KnowledgeBase,
-) -> _Section:
+) -> _Section | None:
     section = _Section(
         heading=f"**{clip(draft.name, 60)}** ({draft.ref}), being ordered: {guidance.title.lower()}",
         summary=f"{clip(draft.name, 50)} order: {guidance.title.lower()}",
@@ -206,6 +207,10 @@ def _class_section(
         order = kb.lab_orders[order_id]
         if not any(m in snapshot.labs for m in order.satisfied_by):
             section.lab_orders.append(order_id)
+    # Something to act on: a finding about these measures or a test to order. Co-factors all
+    # current and unremarkable is no reason for a card (clinical-reference §7.6).
+    if not section.lab_orders and not any(line.startswith("- Finding") for line in section.lines):
+        return None
     return section
 
 
