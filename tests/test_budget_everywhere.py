@@ -68,7 +68,7 @@ def indicator_problems(
         if indicator == "info" and warning:
             problems.append(f"info with a warning rule: {summary!r} {rules}")
         advised = (
-            any(r.advice or r.suggest for r in findings)
+            any(r.advice for r in findings)
             or bool(safety)
             or any(r in order_checks for r in rules)
             # "Not checked": a draft the interaction check could not read, beside a supplement.
