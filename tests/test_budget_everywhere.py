@@ -120,7 +120,10 @@ def _patients() -> list[tuple[str, realdata.RealPatient]]:
 
 
 def test_the_public_test_data_is_there() -> None:
-    """CI has ../shared beside the project: an empty parametrisation must not pass silently."""
+    """CI has ../shared beside the project: the tests over it (here, test_replay_*.py,
+    test_real_bundles.py) must not pass silently on an empty parametrisation."""
+    for folder in ("synthea", "smart", "ecqm-tests", "hl7-examples", "cds-requests"):
+        assert any((realdata.TESTDATA / folder).rglob("*.json")), realdata.TESTDATA / folder
     assert len(_patients()) > 200, realdata.TESTDATA
 
 
