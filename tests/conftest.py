@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from cds_service.http.app import create_app
 from cds_service.knowledge import KnowledgeBase, load_knowledge
 from cds_service.settings import PROJECT_ROOT, Settings
 from tests import safety_net
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, browser_missing
 from tests.log_guard import no_secrets_in_logs  # noqa: F401  (autouse: every test)
 from tests.servers import FhirServer, serve_app
 
@@ -53,6 +55,24 @@ def service_url(tmp_path_factory: pytest.TempPathFactory, kb: KnowledgeBase) -> 
 def client(service_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=service_url, timeout=10) as http:
         yield http
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Headless Chromium (tests/browser.py); a missing browser fails under CI=true."""
+    missing = browser_missing()
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser tests cannot run in CI: {missing}")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture(scope="module")

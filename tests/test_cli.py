@@ -242,7 +242,9 @@ def test_bad_date_is_a_usage_error() -> None:
 # check-knowledge itself is tested in tests/test_check_knowledge.py.
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["evaluate"], ["check-knowledge"]])
+@pytest.mark.parametrize(
+    "command", [[], ["serve"], ["evaluate"], ["check-knowledge"], ["knowledge", "export"]]
+)
 def test_help_everywhere_with_examples(command: list[str]) -> None:
     result = invoke(*command, "--help")
     assert result.exit_code == 0

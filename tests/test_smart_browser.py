@@ -1,15 +1,12 @@
 """The SMART app in headless Chromium: EHR launch, redirects, the page, no console error.
 
-Debian's ``chromium`` driven by ``playwright`` from PyPI through ``executable_path`` (never
-``playwright install``, which downloads a browser). Under ``CI=true`` a missing browser fails
-these tests; elsewhere they are skipped with the reason. A screenshot of the page is kept in
+The browser is the ``chromium`` fixture of conftest.py (tests/browser.py: Debian's chromium
+through playwright, never ``playwright install``). A screenshot of the page is kept in
 ``test-artifacts/`` (git-ignored) for a person to look at.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,50 +15,10 @@ import pytest
 
 from cds_service.http.app import create_app
 from cds_service.knowledge import KnowledgeBase
-from cds_service.settings import PROJECT_ROOT
+from tests.browser import ARTIFACTS
 from tests.conftest import make_settings
 from tests.servers import serve_app
 from tests.smart_ehr import CLIENT_ID, DEMO_PATIENT, MockEhr, demo_patient, mock_ehr
-
-CHROMIUM = os.environ.get("CDS_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-
-
-def _browser_missing() -> str | None:
-    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        return f"{CHROMIUM} not found (apt-get install -y chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install -e '.[test]')"
-    return None
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    missing = _browser_missing()
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser tests cannot run in CI: {missing}")
-        pytest.skip(missing)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ from cds_service.cli.main import app as cli
 from cds_service.knowledge import KnowledgeBase
 from cds_service.settings import Settings
 from cds_service.snapshot.facts import LabFact
-from cds_service.web.smart.charts import band_segments, build_chart
+from cds_service.web.bands import band_segments
+from cds_service.web.smart.charts import build_chart
 from cds_service.web.smart.oauth import grants_read
 from cds_service.web.smart.page import parse_app_context
 from cds_service.web.smart.state import (

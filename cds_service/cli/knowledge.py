@@ -1,4 +1,5 @@
-"""``cds-service check-knowledge``: a thin command over ``cli.review`` (exit 1 on problems)."""
+"""``cds-service check-knowledge`` (a thin command over ``cli.review``, exit 1 on problems) and
+``cds-service knowledge export`` (the knowledge pages as files, ``web/knowledge/export.py``)."""
 
 from __future__ import annotations
 
@@ -54,5 +55,61 @@ Examples:
 """
 
 
+EXPORT_EPILOG = """\
+Examples:
+
+  cds-service knowledge export --html ./knowledge-0.7.0      # then open ./knowledge-0.7.0/index.html
+
+  cds-service knowledge export --html /tmp/kb --mappings ./my-mappings
+"""
+
+
+def export_command(
+    html: Annotated[
+        Path,
+        typer.Option(
+            "--html",
+            help="Directory to write the pages to (created when missing).",
+            file_okay=False,
+        ),
+    ],
+    mappings: Annotated[
+        Path | None, typer.Option(help="Knowledge base directory (default CDS_MAPPINGS_DIR).")
+    ] = None,
+) -> None:
+    """Write the knowledge pages served at /knowledge/ as static HTML files, for review offline.
+
+    Every rule, measure, intervention, safety rule, follow-up and order check, the index, the
+    changelog, the citations and the tests; links between them work from the file system.
+    """
+    from cds_service.errors import KnowledgeError
+    from cds_service.knowledge import load_knowledge
+    from cds_service.settings import Settings
+    from cds_service.web.knowledge.export import export_html
+
+    try:
+        kb = load_knowledge(mappings or Settings().mappings_dir)
+    except KnowledgeError as exc:
+        typer.echo(f"cds-service: cannot load the knowledge base: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    try:
+        written = export_html(kb, html)
+    except OSError as exc:
+        typer.echo(f"cds-service: cannot write to {html}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(
+        f"knowledge base {kb.version}: {len(written)} files written to {html} "
+        f"(open {html / 'index.html'})"
+    )
+
+
+knowledge_app = typer.Typer(
+    no_args_is_help=True,
+    help="The knowledge base as pages: cds-service knowledge export --html DIR.",
+)
+knowledge_app.command("export", epilog=EXPORT_EPILOG)(export_command)
+
+
 def register(app: typer.Typer) -> None:
     app.command("check-knowledge", epilog=EPILOG)(check_knowledge_command)
+    app.add_typer(knowledge_app, name="knowledge")

@@ -1,4 +1,5 @@
-"""The ``cds-service`` command line: serve, evaluate, check-knowledge, db, report, prune."""
+"""The ``cds-service`` command line: serve, evaluate, check-knowledge, knowledge export, db,
+report, prune."""
 
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ def smart_app(
 app.command(epilog=evaluate_cli.EPILOG)(evaluate_cli.evaluate)
 # `db upgrade`, `report`, `prune` (implemented in cds_service/store/commands.py).
 register_storage_commands(app)
-# `check-knowledge` (implemented in cds_service/knowledge/cli.py).
+# `check-knowledge` and `knowledge export` (cds_service/cli/knowledge.py).
 register_knowledge_commands(app)
 
 

@@ -59,7 +59,7 @@ from cds_service.settings import Settings
 from cds_service.store import SQLAuditStore
 from cds_service.store.records import AuditStore, InvocationAudit
 from cds_service.store.writer import AuditWriter
-from cds_service.web.knowledge import KNOWLEDGE_PATH
+from cds_service.web.knowledge import KNOWLEDGE_PATH, install_knowledge_pages
 from cds_service.web.smart import LAUNCH_PATH, DevTarget, install_smart_app, public_base
 
 logger = logging.getLogger("cds_service")
@@ -223,6 +223,7 @@ def create_app(
     metrics.knowledge_loaded(kb.version)
     install_error_handlers(app)
     app.include_router(operations_router)
+    install_knowledge_pages(app, kb)  # no token: rendered from the knowledge base alone
     if settings.smart_enabled or smart_dev is not None:
         install_smart_app(app, settings, dev=smart_dev)
 

@@ -53,7 +53,7 @@ HOOK_LATENCY = Histogram(
 HTTP_REQUESTS = Counter(
     "cds_http_requests",
     "Every HTTP request by endpoint (discovery, service, feedback, health, metrics, docs, "
-    "preflight, other) and status.",
+    "knowledge, preflight, other) and status.",
     ["endpoint", "status"],
 )
 CARDS = Counter(

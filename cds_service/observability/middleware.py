@@ -67,6 +67,8 @@ def classify(method: str, path: str) -> tuple[str, str | None]:
         return "metrics", None
     if path in _DOCS:
         return "docs", None
+    if path == "/knowledge" or path.startswith("/knowledge/"):
+        return "knowledge", None
     return "other", None
 
 
@@ -122,7 +124,7 @@ class InstrumentMiddleware:
                 fields["cards"] = len(note.cards)
         elif endpoint == "feedback":
             fields["service"] = service or "unknown"
-        elif endpoint == "other":
+        elif endpoint in ("other", "knowledge"):
             fields["path"] = path[:100]
         fields["latency_ms"] = round(seconds * 1000, 2)
         level = logging.DEBUG if endpoint in _QUIET else logging.INFO

@@ -6,15 +6,14 @@ state) and inlined in the page, so it prints, works without JavaScript and under
 ``mappings/analytes.yaml`` in the canonical unit, and the same conversion factors the reader
 uses turn both into the display unit.
 
-Band shading follows the engine's rule exactly: bands are tried in order and the first that
-holds wins, so the chart splits the axis at every bound and shades each piece with the band
-that holds at its middle.
+Band shading follows the engine's rule exactly (``web/bands.py``, shared with the knowledge
+pages' band bars): the axis is split at every bound and each piece takes the band that holds
+at its middle.
 """
 
 from __future__ import annotations
 
 import io
-import itertools
 import math
 import threading
 from collections import Counter
@@ -28,10 +27,11 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 
 from cds_service.knowledge import KnowledgeBase
-from cds_service.knowledge.schema import Band, Measure, Questionnaire
+from cds_service.knowledge.schema import Measure, Questionnaire
 from cds_service.knowledge.units import normalise_unit
 from cds_service.snapshot.facts import LabFact
 from cds_service.snapshot.history import TherapySpan
+from cds_service.web.bands import BandSegment, band_segments
 from cds_service.web.smart.svg import inline_safe
 
 # Text stays text in the SVG (selectable, read by screen readers, small), not glyph outlines.
@@ -43,67 +43,6 @@ WIDTH_IN, HEIGHT_IN = 7.2, 2.8
 POINT_COLOUR = "#1f3b73"
 START_COLOUR = "#2e7d32"
 STOP_COLOUR = "#8e2420"
-GREEN, AMBER, RED, GREY = "#dcefd8", "#fbe8c8", "#f6d2d0", "#ebebeb"
-# Shades are presentation, not knowledge: the band ids whose words mislead the rules below.
-_TONE_OF = {"below-acute": GREEN, "desirable": GREEN, "g1-g2": GREEN, "g4": RED, "g5": RED}
-# Band ids -> shade, first match wins ("inadequate" is not "adequate"; "low-normal" is amber).
-_TONES = (
-    (
-        RED,
-        (
-            "deficien",
-            "severe",
-            "toxic",
-            "overload",
-            "acute",
-            "above-",
-            "high",
-            "positive",
-            "undesirable",
-        ),
-    ),
-    (
-        AMBER,
-        (
-            "inadequate",
-            "insufficien",
-            "marginal",
-            "indeterminate",
-            "low",
-            "mild",
-            "moderate",
-            "raised",
-            "reduced",
-            "borderline",
-            "possibl",
-        ),
-    ),
-    (GREEN, ("normal", "within", "average", "minimal", "negative", "none", "adequate", "optimal")),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class BandSegment:
-    band_id: str
-    label: str  # the knowledge base's label
-    low: float | None  # in the display unit; None: open below
-    high: float | None
-    colour: str
-    contested: bool
-
-    @property
-    def tone(self) -> str:
-        return {GREEN: "good", RED: "bad"}.get(self.colour, "caution")
-
-    @property
-    def range_text(self) -> str:
-        if self.low is not None and self.high is not None:
-            return f"{_num(self.low)}-{_num(self.high)}"
-        if self.low is not None:
-            return f"above {_num(self.low)}"
-        if self.high is not None:
-            return f"below {_num(self.high)}"
-        return "any value"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +66,6 @@ class MeasureChart:
     converted: int  # results reported in another unit and converted for the chart
     svg: str | None  # None for qualitative-only measures (the table says it all)
     is_score: bool
-
-
-def _num(value: float) -> str:
-    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
 def display_unit(
@@ -159,70 +94,6 @@ def _reported_unit(fact: LabFact) -> str | None:
     # LabFact.reported is "<comparator><number> <unit as sent>" for quantities (reader._value).
     head, _, unit = fact.reported.partition(" ")
     return unit.strip() or None if head and not unit.startswith("(") else None
-
-
-def band_segments(
-    measure: Measure, *, sex: str | None, method: str | None, factor: float
-) -> list[BandSegment]:
-    """The axis split where the engine's first-match band changes, in the display unit."""
-    applicable = [b for b in measure.bands if b.applies(sex, method)]
-    if not applicable:
-        return []
-    bounds = sorted(
-        {bound[0] for band in applicable for bound in (band.lower, band.upper) if bound is not None}
-    )
-    edges: list[float | None] = [None, *bounds, None]
-    segments: list[BandSegment] = []
-    for low, high in itertools.pairwise(edges):
-        probe = _inside(low, high)
-        band = next((b for b in applicable if b.contains(probe)), None)
-        if band is None:
-            continue
-        # A bound value itself may belong to either side; shading is continuous, so the
-        # label (the knowledge base's own) says which side is closed.
-        if segments and segments[-1].band_id == band.id:
-            last = segments[-1]
-            segments[-1] = BandSegment(
-                last.band_id,
-                last.label,
-                last.low,
-                _scaled(high, factor),
-                last.colour,
-                last.contested,
-            )
-            continue
-        segments.append(
-            BandSegment(
-                band.id,
-                band.label,
-                _scaled(low, factor),
-                _scaled(high, factor),
-                _colour(band),
-                band.contested,
-            )
-        )
-    return segments
-
-
-def _inside(low: float | None, high: float | None) -> float:
-    if low is None and high is None:
-        return 0.0
-    if low is None:
-        return high - max(1.0, abs(high)) if high is not None else 0.0
-    if high is None:
-        return low + max(1.0, abs(low))
-    return (low + high) / 2
-
-
-def _scaled(value: float | None, factor: float) -> float | None:
-    return None if value is None else value * factor
-
-
-def _colour(band: Band) -> str:
-    key = band.id.lower()
-    if key in _TONE_OF:
-        return _TONE_OF[key]
-    return next((tone for tone, words in _TONES if any(w in key for w in words)), AMBER)
 
 
 def build_chart(

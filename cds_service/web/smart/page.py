@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from jinja2 import Environment, PackageLoader, select_autoescape
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
@@ -23,6 +22,7 @@ from cds_service.engine.types import Finding, PathwayAssessment
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import Questionnaire
 from cds_service.snapshot.facts import LabFact
+from cds_service.web.assets import TEMPLATES
 from cds_service.web.smart.charts import MeasureChart, build_chart
 from cds_service.web.smart.gather import PatientData
 
@@ -30,13 +30,6 @@ _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("
 _RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,99}$")
 _UUID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
 MAX_CONTEXT_RULES = 50
-
-TEMPLATES = Environment(
-    loader=PackageLoader("cds_service.web", "templates"),
-    autoescape=select_autoescape(["html"], default=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 @dataclass(frozen=True, slots=True)

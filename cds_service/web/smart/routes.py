@@ -17,7 +17,6 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
@@ -30,6 +29,7 @@ from cds_service.protocol.services import ServiceDefinition
 from cds_service.security.replay import MemoryReplayCache
 from cds_service.settings import Settings
 from cds_service.store.records import AppOpenAudit, AuditStore
+from cds_service.web.assets import stylesheet
 from cds_service.web.smart.gather import PatientData, evaluate_record, read_record
 from cds_service.web.smart.oauth import authorize_url, discover, exchange
 from cds_service.web.smart.page import (
@@ -100,9 +100,7 @@ class SmartApp:
         self.allowed = frozenset(settings.smart_iss_allowed)
         self.sealer = StateSealer(settings.smart_state_key) if settings.smart_enabled else None
         self.used_states = MemoryReplayCache()
-        self.stylesheet = (
-            resources.files("cds_service.web").joinpath("static/smart/smart.css").read_bytes()
-        )
+        self.stylesheet = stylesheet("smart")
 
     # -- responses ------------------------------------------------------------------------
 
@@ -347,14 +345,14 @@ def install_smart_app(app: FastAPI, settings: Settings, *, dev: DevTarget | None
     smart = SmartApp(settings, app.state.knowledge, dev)
     router = APIRouter(include_in_schema=False)
 
-    async def stylesheet() -> Response:
+    async def serve_stylesheet() -> Response:
         return Response(
             smart.stylesheet,
             media_type="text/css; charset=utf-8",
             headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
         )
 
-    router.add_api_route(STYLESHEET_PATH, stylesheet, methods=["GET"])
+    router.add_api_route(STYLESHEET_PATH, serve_stylesheet, methods=["GET"])
     if settings.smart_enabled:
         router.add_api_route(LAUNCH_PATH, smart.launch, methods=["GET"])
         router.add_api_route(CALLBACK_PATH, smart.callback, methods=["GET"])
