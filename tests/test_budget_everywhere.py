@@ -84,6 +84,9 @@ def check(evaluation: Any, kb: KnowledgeBase) -> None:
     assert_within_budget(response)
     audits = [tuple(card.rule_ids) for card in evaluation.cards]
     assert not indicator_problems(response, audits, kb)
+    # What the audit, the report and the Why link read as rules are rules, never topics.
+    known = kb.card_rule_ids()
+    assert all(rule in known for rules in audits for rule in rules), audits
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])

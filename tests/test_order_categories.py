@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cds_service.knowledge import KnowledgeBase
 from cds_service.protocol.validate import check_response
 from tests.factories import (
     ICD10CM,
@@ -555,13 +556,23 @@ def test_every_scenario_fits_the_card_budget(client: httpx.Client, case: Case) -
 
 
 def test_many_problem_drafts_fold_into_three_cards_and_lose_no_finding(
-    client: httpx.Client,
+    client: httpx.Client, kb: KnowledgeBase
 ) -> None:
     record = [medication_request("8123", "phenelzine 15 MG"), allergy("227037002", "Fish")]
     prefetch = prefetch_for(*[m() for m in BASE], *record, patient_resource=patient(age=17))
-    cards = post(client, hook_request("order-sign", prefetch=prefetch, draft_orders=many_drafts()))
+    unknown = draft("Zyxoprofen 10 mg tablet", rid="m7")(False)  # "not checked": folded too
+    orders = [*many_drafts(), unknown]
+    cards = post(client, hook_request("order-sign", prefetch=prefetch, draft_orders=orders))
     assert_budget(cards)
     assert cards[0]["indicator"] == "critical"
+    assert any("Zyxoprofen" in c["detail"] for c in cards)
+    # The Why links name rules only, never the topic of a folded card without rules.
+    known = kb.card_rule_ids()
+    for card in cards:
+        for link in card.get("links", []):
+            if "rules=" in link["url"]:
+                named = link["url"].split("rules=")[1].split(",")
+                assert set(named) <= known, named
     # Every draft's finding is still on a card: a card of its own or a line of the last one.
     text = " ".join(c["summary"] + c.get("detail", "") for c in cards)
     for rule in ("S1", "DL.vitamin-d", "DL.vitamin-b6", "A1.fish-omega-3", "DL.zinc", "C1.orders"):

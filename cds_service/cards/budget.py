@@ -33,15 +33,16 @@ def fit_cards(rendered: Sequence[RenderedCard], kb: KnowledgeBase) -> list[Rende
 
 def _folded(cards: Sequence[RenderedCard], kb: KnowledgeBase) -> RenderedCard:
     indicator = min((r.card.indicator for r in cards), key=_RANK.__getitem__)
-    rule_ids = list(
-        dict.fromkeys(rule for r in cards for rule in (r.audit.rule_ids or (r.audit.topic,)))
-    )
+    # Rule ids only: a folded card without rules ("not checked") names its topic in its line,
+    # never as a rule (the audit, the report and the Why link read these as rules).
+    rule_ids = list(dict.fromkeys(rule for r in cards for rule in r.audit.rule_ids))
     footer = short_footer(kb, rule_ids)
     lines = [f"**{len(cards)} more findings on the orders being placed** (one line each):", ""]
     budget = DETAIL_BUDGET - len(footer) - 2
     for index, rendered in enumerate(cards):
-        rules = ", ".join(rendered.audit.rule_ids or (rendered.audit.topic,))
-        line = f"- {rendered.card.indicator}: {rendered.card.summary} (rules {rules})"
+        rules = ", ".join(rendered.audit.rule_ids)
+        line = f"- {rendered.card.indicator}: {rendered.card.summary}"
+        line += f" (rules {rules})" if rules else ""
         rest = len(cards) - index
         if len("\n".join([*lines, line])) > budget - 80 and rest > 1:
             names = ", ".join(r.audit.topic for r in cards[index:])

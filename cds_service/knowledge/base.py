@@ -123,6 +123,25 @@ class KnowledgeBase:
     def version(self) -> str:
         return self.manifest.version
 
+    def card_rule_ids(self) -> frozenset[str]:
+        """Every id a card's audit may name: rules, safety rules and prompts, follow-ups, dose
+        limits, duplication checks, order guidance. Built once per knowledge base."""
+        memo = self.memo.setdefault("card_rule_ids", {})
+        if "ids" not in memo:
+            memo["ids"] = frozenset(
+                [
+                    *(r.id for r in self.rules),
+                    *(r.id for r in self.safety_rules),
+                    *(p.id for p in self.safety_prompts),
+                    *(f.id for fs in self.follow_ups.values() for f in fs),
+                    *(d.id for d in self.dose_limits),
+                    *(d.id for d in self.duplication),
+                    *(g.id for g in self.medication_guidance),
+                ]
+            )
+        ids: frozenset[str] = memo["ids"]
+        return ids
+
     def base_intervention(self, intervention_id: str) -> str:
         """The intervention a variant is a regimen of (itself when it is no variant)."""
         return self.interventions[intervention_id].variant_of or intervention_id

@@ -72,7 +72,7 @@ def parse_app_context(value: str | None, kb: KnowledgeBase) -> LaunchContext:
 
 
 def known_rule_ids(kb: KnowledgeBase) -> frozenset[str]:
-    return frozenset(r.id for r in kb.rules) | frozenset(r.id for r in kb.safety_rules)
+    return kb.card_rule_ids()
 
 
 @dataclass(frozen=True, slots=True)
