@@ -41,9 +41,9 @@ def run_store(url: str, work: object) -> None:
 def test_db_upgrade_creates_the_schema(cli: typer.Typer) -> None:
     first = runner.invoke(cli, ["db", "upgrade"])
     assert first.exit_code == 0, first.output
-    assert first.output.strip() == "database at revision 0002"
+    assert first.output.strip() == "database at revision 0003"
     again = runner.invoke(cli, ["db", "upgrade"])
-    assert again.exit_code == 0 and "0002" in again.output
+    assert again.exit_code == 0 and "0003" in again.output
 
 
 def test_report_on_an_unmigrated_database_says_what_to_do(cli: typer.Typer) -> None:
@@ -91,7 +91,10 @@ def test_prune_uses_the_retention_setting(cli: typer.Typer, database_url: str) -
     run_store(database_url, work)
     result = runner.invoke(cli, ["prune"])  # CDS_RETENTION_DAYS=90
     assert result.exit_code == 0, result.output
-    assert "1 invocations, 1 cards, 1 suggestions, 0 feedback" in result.output
+    assert (
+        "1 invocations, 1 cards, 2 card_rules, 1 suggestions, 1 suggestion_rules, 0 feedback"
+        in result.output
+    )
     longer = runner.invoke(cli, ["prune", "--days", "1"])
     assert "0 invocations" in longer.output  # the recent invocation is younger than a day
 

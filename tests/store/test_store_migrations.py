@@ -25,7 +25,7 @@ async def test_upgrade_from_empty_builds_the_declared_schema(database_url: str) 
     try:
         assert await current_revision(engine) is None
         await upgrade(engine)
-        assert await current_revision(engine) == head_revision() == "0002"
+        assert await current_revision(engine) == head_revision() == "0003"
         async with engine.connect() as conn:
             tables = set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
             diff = await conn.run_sync(
