@@ -63,9 +63,20 @@ def test_report_json_and_text(cli: typer.Typer, database_url: str) -> None:
         "catecholaminergic": 2,
         "serotonergic": 6,
     }
+    # The per-rule view: an acceptance counts for the accepted suggestion's rule only.
+    assert {r["rule"]: (r["shown"], r["accepted"], r["overridden"]) for r in view["rules"]} == {
+        "catecholaminergic.rule.1": (2, 1, 1),
+        "catecholaminergic.rule.2": (2, 0, 1),
+        "serotonergic.rule.1": (6, 1, 4),
+        "serotonergic.rule.2": (6, 0, 4),
+    }
     text = runner.invoke(cli, ["report"])
     assert text.exit_code == 0, text.output
     assert "Service nts-patient-view: 3 invocations" in text.output
+    # Without --since the older invocation's card (c9, accepted through rule 1) counts too.
+    rows = [line.split() for line in text.output.splitlines()]
+    assert ["rule", "shown", "accepted", "overridden", "accept", "rate"] in rows
+    assert ["serotonergic.rule.1", "7", "2", "4", "29%"] in rows
     assert "Feedback for unknown cards: 2" in text.output
 
 
