@@ -77,7 +77,7 @@ def evaluate(
         rendered += [alert_card(review.alerts, kb)] if review.alerts else []
         rendered += order_cards(review, snapshot, kb)
         # Knowledge side of order time: do the data support the selected drafts?
-        rendered += order_guidance_cards(assessments, snapshot, kb, review.blocked)
+        rendered += order_guidance_cards(assessments, snapshot, kb)
     rendered = fit_cards(rendered, kb)  # at most three, critical first
     if knowledge_url is not None:
         rendered = with_why_links(rendered, knowledge_url)

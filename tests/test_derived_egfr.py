@@ -205,6 +205,6 @@ def test_card_input_table_names_the_creatinine_and_the_equation(kb: KnowledgeBas
     )
     card = card_with_rule(run_hook(kb, request).response, "magnesium-low")
     date = creatinine["effectiveDateTime"][:10]
-    assert f"eGFR **33.2 mL/min/{{1.73_m2}} (calculated)** on {date}" in card["detail"]
+    assert f"eGFR **33.2 mL/min/1.73 m² (calculated)** on {date}" in card["detail"]
     assert "(derived from creatinine 2.1 mg/dL, CKD-EPI 2021; age 70, male)" in card["detail"]
     assert "G3b" in card["detail"]

@@ -445,11 +445,23 @@ def test_missing_egfr_offers_the_test_and_removal(client: httpx.Client, kb: Know
         assert deletes(card) == [f"{draft['resourceType']}/mg1"]
 
 
-def test_unrecognised_drug_is_reported_not_checked(client: httpx.Client) -> None:
-    cards = call(client, "order-sign", [draft_order("Zyxoprofen 10 mg")], [])
+def test_unrecognised_drug_is_reported_not_checked_when_a_supplement_is_taken(
+    client: httpx.Client,
+) -> None:
+    otc = medication_statement("5-HTP 100 mg capsule")
+    cards = call(client, "order-sign", [draft_order("Zyxoprofen 10 mg")], [otc])
     [card] = cards
     assert card["indicator"] == "info" and "not checked" in card["detail"].lower()
     assert "Zyxoprofen" in card["summary"]
+
+
+def test_unrecognised_drug_with_no_supplement_in_view_gives_no_card(
+    client: httpx.Client,
+) -> None:
+    """Nothing here for it to interact with: a card on every such order is a nuisance alert."""
+    stopped = medication_statement("5-HTP 100 mg capsule", status="stopped", days=400)
+    assert call(client, "order-sign", [draft_order("Zyxoprofen 10 mg")], []) == []
+    assert call(client, "order-sign", [draft_order("Zyxoprofen 10 mg")], [stopped]) == []
 
 
 def test_sandbox_draft_without_a_drug_gives_no_card(client: httpx.Client) -> None:

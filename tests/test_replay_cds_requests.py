@@ -43,7 +43,6 @@ def fhir() -> Iterator[FhirServer]:
         yield server
 
 
-@pytest.mark.skipif(not FILES, reason=f"shared test data not found at {REQUESTS}")
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_replay(client: httpx.Client, fhir: FhirServer, path: Path) -> None:
     request = json.loads(path.read_text())

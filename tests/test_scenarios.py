@@ -438,9 +438,8 @@ def test_supplement_being_ordered_is_compared_with_the_data(kb: KnowledgeBase, h
         prefetch = prefetch_for(*resources, patient_resource=patient(age=50))
         return run_hook(kb, hook_request(hook, prefetch=prefetch, draft_orders=[draft])).response
 
-    supported = cards_by_topic(order(observation("62292-8", 9, "ng/mL")))["serotonergic"]
-    assert "the data support it" in supported["summary"]
-    assert "vitamin-d-deficient" in supported["detail"]
+    # Supported by the data: nothing to act on, so no card (issue 15).
+    assert "serotonergic" not in cards_by_topic(order(observation("62292-8", 9, "ng/mL")))
     unsupported = cards_by_topic(order(observation("62292-8", 38, "ng/mL")))["serotonergic"]
     assert "do not show a need" in unsupported["summary"]
     assert "Not met" in unsupported["detail"]
@@ -457,11 +456,11 @@ def test_order_select_guides_only_the_selected_drafts(kb: KnowledgeBase) -> None
         "order-select",
         prefetch=prefetch,
         draft_orders=[zinc, omega],
-        selections=["MedicationRequest/o1"],
+        selections=["MedicationRequest/z1"],
     )
     cards = cards_by_topic(run_hook(kb, request).response)
-    assert "inflammation" in cards and "gaba-glutamate" not in cards
-    assert "the data support it" in cards["inflammation"]["summary"]
+    assert "gaba-glutamate" in cards and "inflammation" not in cards
+    assert "Zinc" in cards["gaba-glutamate"]["summary"]
 
 
 def test_a_do_not_offer_supplement_being_ordered_says_so(kb: KnowledgeBase) -> None:
@@ -493,6 +492,25 @@ def test_an_ssri_being_ordered_gets_the_relevant_cofactor_status(
     assert "no current result: " in card["detail"] and ", TSH" in card["detail"]
     # TSH is missing: offered; B12 is current: not offered again.
     assert suggested(card) == codes(kb, "tsh")
+
+
+def test_no_guidance_card_when_the_cofactors_are_current_and_unremarkable(
+    kb: KnowledgeBase,
+) -> None:
+    """B12 and TSH current and in range: nothing to act on, so no card (an antidepressant
+    answering "no first-line treatment" is not a reason on its own)."""
+    sertraline = supplement_order("36437", "Sertraline 50 MG Oral Tablet", resource_id="s1")
+    prefetch = prefetch_for(
+        observation("2132-9", 455, "pg/mL"),
+        observation("3016-3", 2.0, "mIU/L"),
+        PHQ9_15,
+        patient_resource=patient(age=50),
+    )
+    for hook in ("order-select", "order-sign"):
+        response = run_hook(
+            kb, hook_request(hook, prefetch=prefetch, draft_orders=[sertraline])
+        ).response
+        assert response["cards"] == [], [c["summary"] for c in response["cards"]]
 
 
 def test_no_guidance_card_for_an_unrelated_draft(kb: KnowledgeBase) -> None:

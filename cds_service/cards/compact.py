@@ -96,9 +96,7 @@ def source_links(citations: Iterable[Citation], limit: int = MAX_CITATIONS) -> s
 
 def short_footer(kb: KnowledgeBase, rule_ids: Iterable[str]) -> str:
     rules = ", ".join(dict.fromkeys(rule_ids)) or "none"
-    return (
-        f"---\n*Knowledge base v{kb.version}; rules {rules}. Adults; for discussion, not orders.*"
-    )
+    return f"*Knowledge base {kb.version} · rules {rules}*"
 
 
 def first_sentence(text: str) -> str:

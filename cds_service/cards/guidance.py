@@ -61,13 +61,10 @@ def order_guidance_cards(
     assessments: Sequence[PathwayAssessment],
     snapshot: PatientSnapshot,
     kb: KnowledgeBase,
-    blocked: frozenset[str] = frozenset(),
 ) -> list[RenderedCard]:
-    """One info card per pathway touched by the selected drafts.
-
-    Drafts in ``blocked`` (refs the safety stage blocks) get no "the data support it" section: a
-    "remove this order" card must not sit beside one that reads as encouragement.
-    """
+    """One info card per pathway touched by the selected drafts, where there is something to
+    act on: an order the data do not call for, a test that would decide it, a co-factor
+    finding that bears on an antidepressant. An order the data support gets no card."""
     fired = {f.rule.id: f for a in assessments for f in a.findings}
     by_pathway: dict[str, list[_Section]] = {}
     for draft in snapshot.drafts:
@@ -75,16 +72,15 @@ def order_guidance_cards(
             continue
         for intervention_id in drafted_interventions(draft):
             intervention = kb.interventions[intervention_id]
-            section = _supplement_section(
-                draft, intervention, fired, snapshot, kb, blocked=draft.ref in blocked
-            )
+            section = _supplement_section(draft, intervention, fired, snapshot, kb)
             if section is None:
                 continue
             by_pathway.setdefault(intervention.pathways[0], []).append(section)
         for guidance in kb.medication_guidance:
             if set(guidance.classes).intersection(draft.classes):
                 section = _class_section(draft, guidance, fired, snapshot, kb)
-                by_pathway.setdefault(guidance.pathway, []).append(section)
+                if section is not None:
+                    by_pathway.setdefault(guidance.pathway, []).append(section)
     return [
         _card(pathway_id, sections, snapshot, kb) for pathway_id, sections in by_pathway.items()
     ]
@@ -96,8 +92,6 @@ def _supplement_section(
     fired: dict[str, Finding],
     snapshot: PatientSnapshot,
     kb: KnowledgeBase,
-    *,
-    blocked: bool = False,
 ) -> _Section | None:
     rules = [
         r
@@ -120,18 +114,11 @@ def _supplement_section(
     if not intervention.offer:
         section.summary = f"{name} order: not offered by this service"
         section.lines.append(f"- {intervention.do_not_offer_reason}")
-    elif supporting and blocked:
-        return None  # the safety card says to remove it; "the data support it" would contradict
     elif supporting:
-        finding = supporting[0]
-        section.summary = f"{name} order: the data support it ({finding.rule.finding})"
-        for f in supporting:
-            section.trace.merge(f.trace)
-            section.rule_ids.append(f.rule.id)
-            section.citations[:0] = f.rule.citations
-            head = f"- Supported: {f.rule.finding} (rule `{f.rule.id}` v{f.rule.version}, grade {f.rule.grade})"
-            section.lines.append(f"{head}. {first_sentence(f.rule.statement)}")
-            section.short.append(f"{head}.")
+        # The order is what the data call for: a card saying so asks for attention and changes
+        # nothing (clinical-reference §7.6: no card without an action); were it blocked, the
+        # safety card says to remove it and "the data support it" would contradict it.
+        return None
     else:
         section.summary = f"{name} order: current data do not show a need"
         if not rules:
@@ -173,7 +160,7 @@ def _class_section(
     fired: dict[str, Finding],
     snapshot: PatientSnapshot,
     kb: KnowledgeBase,
-) -> _Section:
+) -> _Section | None:
     section = _Section(
         heading=f"**{clip(draft.name, 60)}** ({draft.ref}), being ordered: {guidance.title.lower()}",
         summary=f"{clip(draft.name, 50)} order: {guidance.title.lower()}",
@@ -209,6 +196,10 @@ def _class_section(
         order = kb.lab_orders[order_id]
         if not any(m in snapshot.labs for m in order.satisfied_by):
             section.lab_orders.setdefault(order_id, [])
+    # Something to act on: a finding about these measures or a test to order. Co-factors all
+    # current and unremarkable is no reason for a card (clinical-reference §7.6).
+    if not section.lab_orders and not any(line.startswith("- Finding") for line in section.lines):
+        return None
     return section
 
 

@@ -239,7 +239,7 @@ def _item(
     drugs = [m.name for m in trace.medications.values()]
     if lead_fact is not None:
         lead = f"{kb.measures[lead_fact.measure_id].label} {value_text(lead_fact)}"
-        lead += f", {band_word(lead_fact)}"
+        lead += f", {band_word(lead_fact, kb.measures[lead_fact.measure_id])}"
     else:
         lead = rule.finding.split(";")[0]
     if drugs and rule.severity != "option":
@@ -440,7 +440,7 @@ def _input(
     """ "B12 **185 pg/mL** on 2026-11-01: deficient (< 200 pg/mL); previous 240 pg/mL
     (2026-05-02)" (compact: the band word without its threshold)."""
     measure = kb.measures[fact.measure_id]
-    band = band_word(fact) if compact else band_label(fact, measure, sex)
+    band = band_word(fact, measure) if compact else band_label(fact, measure, sex)
     text = f"{measure.label} **{value_text(fact)}** on {day(fact)}: {band}"
     if fact.derivation is not None:
         sources = joined(
@@ -663,7 +663,7 @@ def _render(
     checked = _checked_line(items, snapshot, kb)
     lines = [i.line for i in everything] + ([context.line] if context else [])
     detail = ""
-    for level in range(6):
+    for level in range(8):
         detail = _detail(inputs, lines, notes, checked, citations, kb, level)
         if len(detail) <= DETAIL_BUDGET:
             break
@@ -717,10 +717,15 @@ def _detail(
 ) -> str:
     """The card's markdown at a level of compactness (0: thresholds with each band; 1: band
     words only; 2: two sources; 3: without the line of checks; 4: without pathway labels;
-    5: one source): the first to fit is used. Every finding keeps its line and its inputs."""
+    5: one source; 6: without the rules' notes, which their pages hold; 7: findings without
+    their asides): the first to fit is used. Every finding keeps its line and its inputs."""
     shown_inputs = [compact if level >= 1 else full for full, compact in inputs]
     if level >= 4:
         lines = [_without_pathway(line) for line in lines]
+    if level >= 6:
+        notes = []
+    if level >= 7:
+        lines = [_without_asides(line) for line in lines]
     shown = citations[: MAX_SOURCES if level < 2 else 2 if level < 5 else 1]
     sections = [
         "\n".join(["**Inputs**", *(f"- {line}" for line in shown_inputs)]) if inputs else "",
@@ -734,6 +739,16 @@ def _detail(
         f"*Knowledge base {kb.version} · options for discussion, not orders*",
     ]
     return "\n\n".join(section for section in sections if section)
+
+
+def _without_asides(line: str) -> str:
+    """ "**Folate low, but B12 unconfirmed (folate withheld until ...)**" -> "**Folate low, but
+    B12 unconfirmed**": the finding's parenthetical aside, which the action repeats."""
+    return _BOLD.sub(lambda m: "**" + _ASIDE.sub("", m.group(1)) + "**", line, count=1)
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_ASIDE = re.compile(r" \([^()]*\)")
 
 
 def _without_pathway(line: str) -> str:

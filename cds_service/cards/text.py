@@ -45,12 +45,20 @@ def value_text(fact: LabFact) -> str:
     reported = fact.reported.replace("{score}", "").strip()
     for unit in ("[IU]", "[iU]"):
         reported = reported.replace(unit, "IU")
+    # UCUM's annotation braces are for machines: eGFR reads "mL/min/1.73 m²".
+    reported = reported.replace("{1.73_m2}", "1.73 m²")
     return reported.replace(" ug/", " µg/")
 
 
-def band_word(fact: LabFact) -> str:
-    """The band a result fell in, as a word ("deficient", "moderately severe")."""
-    return fact.band.replace("-", " ") if fact.band else "no band"
+def band_word(fact: LabFact, measure: Measure | None = None) -> str:
+    """The band a result fell in, as a word ("deficient", "moderately severe"; "G3a" where
+    the knowledge base gives the band a ``short`` name)."""
+    if not fact.band:
+        return "no band"
+    band = next((b for b in measure.bands if b.id == fact.band), None) if measure else None
+    if band is not None and band.short:
+        return band.short
+    return fact.band.replace("-", " ")
 
 
 def band_label(fact: LabFact, measure: Measure, sex: str | None = None) -> str:

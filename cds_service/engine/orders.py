@@ -110,8 +110,27 @@ def review_orders(snapshot: PatientSnapshot, kb: KnowledgeBase) -> OrderReview:
         *_dose_findings(focus, snapshot, kb),
         *_duplicate_findings(focus, snapshot, kb),
     ]
-    unchecked = tuple(d for d in focus if not d.classified)
+    # An unrecognised drug is worth a "not checked" card only when a supplement is in view: with
+    # none taken or ordered there is nothing it could interact with here, and a card on every
+    # atenolol order would be the nuisance alert clinical-reference §7 warns about.
+    unchecked = (
+        tuple(d for d in focus if not d.classified) if _supplement_in_view(snapshot, kb) else ()
+    )
     return OrderReview(tuple(findings), focus, unchecked, _alerts(focus, snapshot, kb))
+
+
+def _supplement_in_view(snapshot: PatientSnapshot, kb: KnowledgeBase) -> bool:
+    """A supplement taken (current or within its washout) or being ordered."""
+    for fact in (*snapshot.medications, *snapshot.drafts):
+        if not (fact.draft or fact.active or fact.recent):
+            continue
+        if fact.interventions or any(
+            kb.medication_classes[c].supplement
+            for i in fact.ingredients
+            for c in kb.ingredients[i].classes
+        ):
+            return True
+    return False
 
 
 def _safety_findings(snapshot: PatientSnapshot, kb: KnowledgeBase) -> list[OrderFinding]:

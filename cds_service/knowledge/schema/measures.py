@@ -20,6 +20,9 @@ class Band(_Model):
 
     id: str
     label: str
+    # The band in a word or two where its id does not read as one ("G3a" for g3a): cards in
+    # their compact form and summaries show it; the default is the id, hyphens as spaces.
+    short: str | None = Field(default=None, max_length=24)
     sex: Literal["female", "male"] | None = None
     method: str | None = None
     # The cut-off is disputed (e.g. vitamin D 12-20 ng/mL): no rule may suggest a supplement
