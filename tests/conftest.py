@@ -83,8 +83,9 @@ def fhir_server() -> Iterator[FhirServer]:
 
 @pytest.fixture(autouse=True)
 def no_blocked_suggestions() -> Iterator[None]:
-    """Fail any test during which a response suggested an option blocked for its patient."""
+    """Fail any test during which a response suggested an option blocked for its patient, or
+    recorded an audit that does not match its cards."""
     safety_net.take()
     yield
     violations = safety_net.take()
-    assert not violations, f"blocked options were suggested: {violations}"
+    assert not violations, f"blocked options suggested or audits mismatched: {violations}"

@@ -6,6 +6,10 @@ or through any future caller - is re-checked: each suggested MedicationRequest i
 its intervention and re-gated against the patient's snapshot with *all* draft orders counted as
 therapy (stricter than the gate). A suggestion a hard or soft block forbids, or one of an
 intervention that is never offered, is recorded; conftest.py fails the test that produced it.
+
+The same pass checks each card's audit record against the card sent (issue 15): the same card
+and suggestion uuids, and each suggestion's rules among its card's rules, since per-rule
+acceptance in ``cds-service report`` is counted through them.
 """
 
 from __future__ import annotations
@@ -79,11 +83,30 @@ def blocked_suggestions(result: pipeline.Evaluation, kb: KnowledgeBase) -> list[
     return problems
 
 
+def audit_mismatches(result: pipeline.Evaluation) -> list[str]:
+    """Where the audit records of ``result`` do not describe the cards it sent."""
+    cards = result.response.get("cards", [])
+    if [c["uuid"] for c in cards] != [a.uuid for a in result.cards]:
+        return ["the audit records are not the cards sent"]
+    problems = []
+    for card, audit in zip(cards, result.cards, strict=True):
+        sent = [s["uuid"] for s in card.get("suggestions", [])]
+        if sent != [s.uuid for s in audit.suggestions]:
+            problems.append(f"{card['summary']!r}: audit suggestions differ from the card's")
+        for suggestion in audit.suggestions:
+            if not set(suggestion.rule_ids) <= set(audit.rule_ids):
+                problems.append(
+                    f"{card['summary']!r}: suggestion rules {suggestion.rule_ids} are not among "
+                    f"the card's {audit.rule_ids}"
+                )
+    return problems
+
+
 def _checked_evaluate(*args: Any, **kwargs: Any) -> pipeline.Evaluation:
     result = _ORIGINAL(*args, **kwargs)
     kb = kwargs.get("kb", args[2] if len(args) > 2 else None)
     if isinstance(kb, KnowledgeBase):
-        problems = blocked_suggestions(result, kb)
+        problems = blocked_suggestions(result, kb) + audit_mismatches(result)
         if problems:
             with _LOCK:
                 VIOLATIONS.extend(problems)

@@ -26,7 +26,8 @@ from cds_service.knowledge import KnowledgeBase
 from cds_service.observability.logs import JsonFormatter
 from cds_service.protocol.validate import check_response
 from cds_service.store.engine import create_engine
-from cds_service.store.report import build_report, render_text
+from cds_service.store.report import build_report
+from cds_service.store.report_text import render_text
 from cds_service.web.smart import DevTarget
 from tests.conftest import SHARED_TESTDATA, make_settings
 from tests.servers import serve_app

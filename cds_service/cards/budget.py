@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cds_service.cards.compact import short_footer
-from cds_service.cards.record import CardAudit, RenderedCard
+from cds_service.cards.record import CardAudit, RenderedCard, SuggestionAudit
 from cds_service.cards.resources import SOURCE_LABEL
 from cds_service.cards.text import DETAIL_BUDGET, clip, fit
 from cds_service.knowledge import KnowledgeBase
@@ -49,8 +49,7 @@ def _folded(cards: Sequence[RenderedCard], kb: KnowledgeBase) -> RenderedCard:
             lines.append(clip(f"- and {rest} more: {names}", 200))
             break
         lines.append(line)
-    suggestions = _distinct([s for r in cards for s in r.card.suggestions or ()])
-    kept = {s.uuid for s in suggestions}
+    suggestions, kept_as = _distinct([s for r in cards for s in r.card.suggestions or ()])
     reasons: dict[tuple[str, str], OverrideCoding] = {}
     hard = any(r.card.indicator == "critical" and not r.card.overrideReasons for r in cards)
     for rendered in cards:
@@ -83,16 +82,17 @@ def _folded(cards: Sequence[RenderedCard], kb: KnowledgeBase) -> RenderedCard:
         indicator,
         first.audit.topic,
         tuple(rule_ids),
-        tuple(s for r in cards for s in r.audit.suggestions if s.uuid in kept),
+        _merged_audits([s for r in cards for s in r.audit.suggestions], kept_as),
     )
     return RenderedCard(card, audit)
 
 
-def _distinct(suggestions: Sequence[Suggestion]) -> list[Suggestion]:
+def _distinct(suggestions: Sequence[Suggestion]) -> tuple[list[Suggestion], dict[str, str]]:
     """One suggestion per real choice: two folded cards that both offer the same test, or
-    both remove the same draft, offer it once."""
-    seen: set[str] = set()
-    distinct = []
+    both remove the same draft, offer it once. Also returns, per suggestion uuid, the uuid
+    of the one kept in its place."""
+    first: dict[str, Suggestion] = {}
+    kept_as: dict[str, str] = {}
     for suggestion in suggestions:
         key = repr(
             [
@@ -100,10 +100,24 @@ def _distinct(suggestions: Sequence[Suggestion]) -> list[Suggestion]:
                 for a in suggestion.actions or ()
             ]
         )
-        if key not in seen:
-            seen.add(key)
-            distinct.append(suggestion)
-    return distinct
+        kept_as[suggestion.uuid] = first.setdefault(key, suggestion).uuid
+    return list(first.values()), kept_as
+
+
+def _merged_audits(
+    audits: Sequence[SuggestionAudit], kept_as: dict[str, str]
+) -> tuple[SuggestionAudit, ...]:
+    """The audit of each suggestion kept, naming the rules of the twins it stands for too:
+    accepting it answers every folded card that offered it."""
+    kept: dict[str, SuggestionAudit] = {}
+    for audit in audits:
+        uuid = kept_as.get(audit.uuid)
+        if uuid is None:
+            continue
+        mine = kept.setdefault(uuid, SuggestionAudit(uuid, audit.kind, ()))
+        rules = tuple(dict.fromkeys([*mine.rule_ids, *audit.rule_ids]))
+        kept[uuid] = SuggestionAudit(uuid, mine.kind, rules)
+    return tuple(kept.values())
 
 
 def _identity(resource: dict[str, object]) -> str:

@@ -44,7 +44,9 @@ class _Section:
     trace: Trace = field(default_factory=Trace)
     rule_ids: list[str] = field(default_factory=list)
     citations: list[str] = field(default_factory=list)
-    lab_orders: list[str] = field(default_factory=list)
+    # Tests to suggest, each with the rules that ask for it (none for a drug class's own tests:
+    # those come from order_guidance.yaml, not from a rule).
+    lab_orders: dict[str, list[str]] = field(default_factory=dict)
     adjunct: bool = False  # a mood option: the "adjunct, never a replacement" line applies
     supplement: bool = False
 
@@ -130,7 +132,8 @@ def _supplement_section(
             head = f"- Not met: {rule.title} (rule `{rule.id}` v{rule.version}, grade {rule.grade})"
             section.lines.append(f"{head}. {first_sentence(rule.statement)}")
             section.short.append(f"{head}.")
-            section.lab_orders += _orders_for_missing(rule, trace, snapshot, kb)
+            for order_id in _orders_for_missing(rule, trace, snapshot, kb):
+                section.lab_orders.setdefault(order_id, []).append(rule.id)
         if section.lab_orders:
             section.summary = f"{name} order: the data that would support it are missing"
     section.lines.append(evidence)
@@ -192,7 +195,7 @@ def _class_section(
     for order_id in guidance.lab_orders:
         order = kb.lab_orders[order_id]
         if not any(m in snapshot.labs for m in order.satisfied_by):
-            section.lab_orders.append(order_id)
+            section.lab_orders.setdefault(order_id, [])
     # Something to act on: a finding about these measures or a test to order. Co-factors all
     # current and unremarkable is no reason for a card (clinical-reference §7.6).
     if not section.lab_orders and not any(line.startswith("- Finding") for line in section.lines):
@@ -236,7 +239,11 @@ def _card(
 
     suggestions: list[Suggestion] = []
     audits: list[SuggestionAudit] = []
-    for order_id in dict.fromkeys(o for s in sections for o in s.lab_orders):
+    order_rules: dict[str, dict[str, None]] = {}
+    for section in sections:
+        for order_id, rules in section.lab_orders.items():
+            order_rules.setdefault(order_id, {}).update(dict.fromkeys(rules))
+    for order_id, asking in order_rules.items():
         order = kb.lab_orders[order_id]
         resource = service_request(kb, order, snapshot.patient_id)
         action = Action(
@@ -244,7 +251,7 @@ def _card(
         )
         suggestion = Suggestion(label=clip(f"Order {order.name}", 139), actions=[action])
         suggestions.append(suggestion)
-        audits.append(SuggestionAudit(uuid=suggestion.uuid, kind="create:ServiceRequest"))
+        audits.append(SuggestionAudit(suggestion.uuid, "create:ServiceRequest", tuple(asking)))
     first_citation = next(iter(citation_ids), None)
     card = Card(
         summary=summary,

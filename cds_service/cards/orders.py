@@ -19,7 +19,7 @@ used and one to three citations.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from cds_service.cards.compact import (
     drug_name,
@@ -109,6 +109,8 @@ def _order_card(
     culprits = {
         fact.ref: fact for f in findings if f.severity != "info" for fact in f.stop
     }.values()
+    # Each suggestion names the rules it answers: the findings that stop that supplement,
+    # remove the draft, or need that test (an acceptance counts for those rules only).
     for culprit in culprits:
         culprit_name = drug_name(culprit, kb, 40)
         stopped.append(culprit_name)
@@ -118,6 +120,11 @@ def _order_card(
             culprit.resource,
             clip(f"Stop {culprit_name} ({culprit.source} {culprit.ref.split('/')[-1]})", 139),
             f"interacts with the draft order {order.ref}",
+            _rules(
+                f
+                for f in findings
+                if f.severity != "info" and any(s.ref == culprit.ref for s in f.stop)
+            ),
         )
         if made is not None:
             suggestions.append(made[0])
@@ -139,14 +146,22 @@ def _order_card(
             ],
         )
         suggestions.append(suggestion)
-        audits.append(SuggestionAudit(suggestion.uuid, f"delete:{order.source}"))
+        audits.append(
+            SuggestionAudit(
+                suggestion.uuid, f"delete:{order.source}", _rules(f for f in findings if f.remove)
+            )
+        )
     tests = _replacement_tests(order, findings, kb)
     for lab_order_id in tests:
         if dstu2:
             continue
         lab_order = kb.lab_orders[lab_order_id]
         suggestion, audit = order_test_suggestion(
-            kb, lab_order, snapshot.patient_id, clip(f"Order {lab_order.name} first", 139)
+            kb,
+            lab_order,
+            snapshot.patient_id,
+            clip(f"Order {lab_order.name} first", 139),
+            _rules(f for f in findings if f.blocks and f.replacement == lab_order_id),
         )
         suggestions.append(suggestion)
         audits.append(audit)
@@ -171,6 +186,10 @@ def _order_card(
     )
     card_audit = CardAudit(card.uuid, card.indicator, rule.id, tuple(rules), tuple(audits))
     return RenderedCard(card, card_audit)
+
+
+def _rules(findings: Iterable[OrderFinding]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(f.rule.id for f in findings))
 
 
 def _replacement_tests(

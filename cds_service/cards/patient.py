@@ -82,6 +82,9 @@ class Item:
     # Input lines (full, compact: the band without its threshold), shared inputs once a card.
     inputs: list[tuple[str, str]] = field(default_factory=list)
     offers: list[tuple[Decision, Candidate]] = field(default_factory=list)
+    # Per offer ("lab_order:tsh"), the rules of this item's findings that ask for it: the
+    # rules its suggestion is recorded with (not the safety rules that only caution it).
+    offered_by: dict[str, list[str]] = field(default_factory=dict)
     citations: list[str] = field(default_factory=list)
     note: str | None = None
     # The card's topic when the item is not a pathway's: ("monitoring", "Monitoring")...
@@ -157,6 +160,9 @@ def _merged(items: list[Item]) -> list[Item]:
             kept.append(item)
             continue
         host.rule_ids += [r for r in item.rule_ids if r not in host.rule_ids]
+        for key, asking in item.offered_by.items():
+            mine = host.offered_by.setdefault(key, [])
+            mine += [r for r in asking if r not in mine]
         host.inputs += [pair for pair in item.inputs if pair not in host.inputs]
         host.line = host.line.rstrip(".") + f"; also `{item.rule_ids[0]}`: {item.finding}."
     return kept
@@ -283,6 +289,7 @@ def _item(
         action=action,
         line=_finding_line(finding, pathway, action, info, blocked, kb),
         offers=offers,
+        offered_by={_key(c): [rule.id] for _, c in offers},
         citations=list(rule.citations),
         note=rule.card_note if medications else None,
         rank=rank + order,
@@ -460,6 +467,11 @@ def _prompt_items(snapshot: PatientSnapshot, kb: KnowledgeBase) -> list[Item]:
         action = f"order {kb.lab_orders[prompt.lab_order].label}" if prompt.lab_order else ""
         refs = "; ".join(f"**{m.name}** ({m.ref})" for m in trace.medications.values())
         grade = f", grade {prompt.grade}" if prompt.grade else ""
+        offers = (
+            [(_lab_decision(prompt), Candidate("lab_order", prompt.lab_order, "", (prompt.id,)))]
+            if prompt.lab_order
+            else []
+        )
         items.append(
             Item(
                 rule_ids=[prompt.id],
@@ -469,16 +481,8 @@ def _prompt_items(snapshot: PatientSnapshot, kb: KnowledgeBase) -> list[Item]:
                 lead=f"{joined(drugs)}: {prompt.title.lower()}" if drugs else prompt.title,
                 action=action or prompt.message,
                 line=f"- *Monitoring*: {refs} → {prompt.message.strip()} Rule `{prompt.id}`{grade}.",
-                offers=(
-                    [
-                        (
-                            _lab_decision(prompt),
-                            Candidate("lab_order", prompt.lab_order, "", (prompt.id,)),
-                        )
-                    ]
-                    if prompt.lab_order
-                    else []
-                ),
+                offers=offers,
+                offered_by=_offered_by(offers),
                 citations=list(prompt.citations),
                 rank=2500,
                 actionable=bool(prompt.lab_order),
@@ -538,12 +542,26 @@ def _follow_up_items(
                 line=line,
                 name=name,
                 offers=offers,
+                offered_by=_offered_by(offers),
                 citations=[c for r in rules for c in r.citations[:1]],
                 rank=3000,
                 actionable=supplement.actionable,
             )
         )
     return items
+
+
+def _key(candidate: Candidate) -> str:
+    return f"{candidate.kind}:{candidate.target}"
+
+
+def _offered_by(offers: Iterable[tuple[Decision, Candidate]]) -> dict[str, list[str]]:
+    """Each offer with the rules of its candidates (a monitoring prompt, a recheck rule)."""
+    asking: dict[str, list[str]] = {}
+    for _, candidate in offers:
+        mine = asking.setdefault(_key(candidate), [])
+        mine += [r for r in candidate.rule_ids if r not in mine]
+    return asking
 
 
 def _recheck_text(recheck: Recheck, kb: KnowledgeBase) -> str:
@@ -754,11 +772,21 @@ def _suggestions(
     group: str, items: list[Item], snapshot: PatientSnapshot, kb: KnowledgeBase
 ) -> tuple[list[Suggestion], list[SuggestionAudit]]:
     """One suggestion per real choice: each target once, alternatives of one choice merged
-    into one suggestion naming the alternative (its draft is the first one's)."""
+    into one suggestion naming the alternative (its draft is the first one's). Each is
+    recorded with the rules of the card's findings that ask for its target or choice."""
     suggestions: list[Suggestion] = []
     audits: list[SuggestionAudit] = []
     seen: set[str] = set()
     choices: set[str] = set()
+
+    def choice(key: str) -> str:
+        kind, _, target = key.partition(":")
+        return key if kind != "medication" else f"choice:{kb.interventions[target].choice or key}"
+
+    asking: dict[str, dict[str, None]] = {}
+    for item in items:
+        for key, rules in item.offered_by.items():
+            asking.setdefault(choice(key), {}).update(dict.fromkeys(rules))
     for item in items:
         medications = [c.target for _, c in item.offers if c.kind == "medication"]
         for _, candidate in item.offers:
@@ -769,10 +797,10 @@ def _suggestions(
             if candidate.kind == "lab_order":
                 order = kb.lab_orders[candidate.target]
                 suggestion, audit = order_test_suggestion(
-                    kb, order, snapshot.patient_id, f"Order {order.label}"
+                    kb, order, snapshot.patient_id, f"Order {order.label}", asking[choice(key)]
                 )
                 suggestions.append(suggestion)
-                audits.append(SuggestionAudit(audit.uuid, audit.kind, tuple(item.rule_ids[:1])))
+                audits.append(audit)
                 continue
             intervention = kb.interventions[candidate.target]
             if intervention.choice in choices:
@@ -803,7 +831,7 @@ def _suggestions(
             suggestions.append(suggestion)
             audits.append(
                 SuggestionAudit(
-                    suggestion.uuid, "create:MedicationRequest", tuple(candidate.rule_ids)
+                    suggestion.uuid, "create:MedicationRequest", tuple(asking[choice(key)])
                 )
             )
     return suggestions, audits

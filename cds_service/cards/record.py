@@ -16,9 +16,11 @@ class SuggestionAudit:
     # What the suggestion does, e.g. "create:MedicationRequest", "create:ServiceRequest",
     # "delete:MedicationRequest"; several actions are joined with "+".
     kind: str
-    # The rules that led to this suggestion: a card carries several rules, and acceptance is
-    # reported per rule through the suggestion accepted.
-    rule_ids: tuple[str, ...] = ()
+    # The rules of the card that led to this suggestion (the findings offering it, never a
+    # safety rule that only cautions it): a card carries several rules, and an accepted
+    # suggestion counts as acceptance for these rules only. Empty when none of the card's
+    # rules asks for it.
+    rule_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,9 +71,10 @@ def medication_request(
 
 
 def order_test_suggestion(
-    kb: KnowledgeBase, order: LabOrder, patient_id: str, label: str
+    kb: KnowledgeBase, order: LabOrder, patient_id: str, label: str, rule_ids: Iterable[str]
 ) -> tuple[Suggestion, SuggestionAudit]:
-    """ "Order this test": a suggestion creating a draft ServiceRequest, with its audit entry."""
+    """ "Order this test": a suggestion creating a draft ServiceRequest, with its audit entry
+    naming the rules that ask for the test."""
     suggestion = Suggestion(
         label=label,
         actions=[
@@ -84,7 +85,7 @@ def order_test_suggestion(
             )
         ],
     )
-    return suggestion, SuggestionAudit(suggestion.uuid, "create:ServiceRequest")
+    return suggestion, SuggestionAudit(suggestion.uuid, "create:ServiceRequest", tuple(rule_ids))
 
 
 def service_request(kb: KnowledgeBase, order: LabOrder, patient_id: str) -> dict[str, Any]:
@@ -128,7 +129,7 @@ _STOPPABLE_TYPES = frozenset({"MedicationRequest", "MedicationStatement"})
 
 
 def stop_suggestion(
-    resource: Mapping[str, Any], label: str, reason: str
+    resource: Mapping[str, Any], label: str, reason: str, rule_ids: Iterable[str]
 ) -> tuple[Suggestion, SuggestionAudit] | None:
     """ "Stop the 5-HTP": an ``update`` of the patient's own MedicationStatement or
     MedicationRequest to status ``stopped`` (the whole resource, as CDS Hooks requires for an
@@ -150,4 +151,4 @@ def stop_suggestion(
             )
         ],
     )
-    return suggestion, SuggestionAudit(suggestion.uuid, f"update:{kind}")
+    return suggestion, SuggestionAudit(suggestion.uuid, f"update:{kind}", tuple(rule_ids))

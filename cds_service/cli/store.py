@@ -21,7 +21,8 @@ from cds_service.errors import DatabaseURLError
 from cds_service.settings import Settings
 from cds_service.store.engine import create_engine
 from cds_service.store.migrate import current_revision, head_revision, upgrade
-from cds_service.store.report import build_report, render_text
+from cds_service.store.report import build_report
+from cds_service.store.report_text import render_text
 from cds_service.store.retention import prune as prune_rows
 
 T = TypeVar("T")
@@ -89,7 +90,7 @@ def report(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for tools.")] = False,
 ) -> None:
-    """How clinicians answered the cards: per service and topic, and per suggestion kind."""
+    """How clinicians answered the cards: per service and topic, per rule, per suggestion kind."""
     start = _parse_since(since)
 
     async def work(engine: AsyncEngine) -> str:

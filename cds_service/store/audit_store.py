@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cds_service.cards.record import CardAudit
 from cds_service.errors import BadRequest, ServiceUnavailable
 from cds_service.protocol.messages import Feedback
 from cds_service.settings import Settings
@@ -34,10 +35,12 @@ from cds_service.store.schema import (
     MAX_CODE_LENGTH,
     MAX_ID_LENGTH,
     app_opens,
+    card_rules,
     cards,
     feedback,
     feedback_suggestions,
     invocations,
+    suggestion_rules,
     suggestions,
 )
 
@@ -115,6 +118,27 @@ def feedback_row(service_id: str, item: Feedback) -> FeedbackRow:
     )
 
 
+def _card_rule_rows(every_card: Sequence[CardAudit]) -> list[dict[str, Any]]:
+    return [
+        {"card_uuid": _bounded(card.uuid), "rule_id": rule_id}
+        for card in every_card
+        for rule_id in dict.fromkeys(_bounded(r) for r in card.rule_ids)
+    ]
+
+
+def _suggestion_rule_rows(every_card: Sequence[CardAudit]) -> list[dict[str, Any]]:
+    return [
+        {
+            "card_uuid": _bounded(card.uuid),
+            "suggestion_uuid": _bounded(suggestion.uuid),
+            "rule_id": rule_id,
+        }
+        for card in every_card
+        for suggestion in card.suggestions
+        for rule_id in dict.fromkeys(_bounded(r) for r in suggestion.rule_ids)
+    ]
+
+
 def _check_length(what: str, value: str, limit: int) -> None:
     if len(value) > limit:
         raise BadRequest(f"{what} must be at most {limit} characters")
@@ -181,7 +205,8 @@ class SQLAuditStore:
         await self.record_invocations([invocation])
 
     async def record_invocations(self, batch: Sequence[InvocationAudit]) -> None:
-        """Store invocations with their cards and suggestions, all in one transaction.
+        """Store invocations with their cards, suggestions and the rules of each, all in one
+        transaction.
 
         One commit (one fsync) for the whole batch: written one at a time, an invocation
         costs about 2 ms of CPU and an fsync, more than evaluating the hook call itself.
@@ -214,24 +239,21 @@ class SQLAuditStore:
             await conn.execute(
                 self._insert(cards).on_conflict_do_nothing(index_elements=["uuid"]), card_rows
             )
+            every_card = [card for invocation in batch for card in invocation.cards]
+            await self._insert_all(conn, card_rules, _card_rule_rows(every_card))
             suggestion_rows = [
                 {
                     "card_uuid": _bounded(card.uuid),
                     "uuid": _bounded(suggestion.uuid),
                     "position": position,
                     "kind": _bounded(suggestion.kind),
+                    "rules_recorded": True,
                 }
-                for invocation in batch
-                for card in invocation.cards
+                for card in every_card
                 for position, suggestion in enumerate(card.suggestions)
             ]
-            if suggestion_rows:
-                await conn.execute(
-                    self._insert(suggestions).on_conflict_do_nothing(
-                        index_elements=["card_uuid", "uuid"]
-                    ),
-                    suggestion_rows,
-                )
+            await self._insert_all(conn, suggestions, suggestion_rows)
+            await self._insert_all(conn, suggestion_rules, _suggestion_rule_rows(every_card))
             # One statement text whatever the batch size (an IN list would make a new one per
             # card count, each kept prepared in the driver's statement cache).
             await conn.execute(
@@ -245,6 +267,14 @@ class SQLAuditStore:
             )
 
         await self._transaction(write, "invocation")
+
+    async def _insert_all(
+        self, conn: AsyncConnection, table: sa.Table, rows: list[dict[str, Any]]
+    ) -> None:
+        """Insert rows, keeping those already there (a card uuid recorded before)."""
+        if rows:
+            key = [column.name for column in table.primary_key]
+            await conn.execute(self._insert(table).on_conflict_do_nothing(index_elements=key), rows)
 
     async def _insert_invocations(
         self, conn: AsyncConnection, rows: list[dict[str, Any]]

@@ -35,17 +35,18 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
-async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the database to the newest revision; a no-op when it is there already."""
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the database to the newest revision (or to ``revision``, which the migration
+    tests use to build an older schema); a no-op when it is there already."""
     async with engine.connect() as conn:
-        await conn.run_sync(_upgrade)
+        await conn.run_sync(_upgrade, revision)
 
 
-def _upgrade(conn: sa.Connection) -> None:
+def _upgrade(conn: sa.Connection, revision: str) -> None:
     with conn.begin():
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
-        command.upgrade(_config(conn), "head")
+        command.upgrade(_config(conn), revision)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

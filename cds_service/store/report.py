@@ -1,4 +1,4 @@
-"""``cds-service report``: what clinicians did with the cards, per service and card topic.
+"""``cds-service report``: what clinicians did with the cards, per service, card topic and rule.
 
 Definitions (also in docs/operations.md):
 - *shown*: cards returned by invocations that started at or after ``since``;
@@ -13,10 +13,12 @@ Definitions (also in docs/operations.md):
 - *reasoning opened*, per rule: how many times since ``since`` a clinician opened the SMART app
   (the trends and reasoning page) from a card carrying that rule. CDS Hooks has no feedback
   for app launches; this is the signal that the basis of a card was looked at.
+- *per rule* (``report_rules.py``): cards shown carrying the rule, accepted through a
+  suggestion that came from the rule (not every rule of the card), overridden (every rule of
+  an overridden card), the top override reasons and the acceptance rate (accepted / shown);
 - *overrides by rule and reason*: an overridden card counts once for every rule it carried
   (a card groups the findings about one order), per override reason coding (or "(comment
-  only)"): which rules clinicians override, and why. Counted in Python from the overridden
-  cards only, because the rule ids are a JSON list whose SQL differs between the backends.
+  only)"): which rules clinicians override, and why.
 
 All counting is done by the database, so the report costs a few aggregate queries whatever the
 size of the audit trail. It reads in deferred (shared) transactions and never blocks the service.
@@ -33,6 +35,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cds_service.store.engine import READ_ONLY
+from cds_service.store.report_rules import (
+    RuleReason,
+    latest_feedback,
+    rule_counts,
+    rule_reasons,
+)
 from cds_service.store.schema import (
     app_opens,
     cards,
@@ -81,6 +89,19 @@ class KindStats:
 
 
 @dataclass
+class RuleStats:
+    rule: str
+    shown: int = 0
+    accepted: int = 0
+    overridden: int = 0
+    top_override_reasons: list[OverrideReasonCount] = field(default_factory=list)
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return self.accepted / self.shown if self.shown else None
+
+
+@dataclass
 class RuleOverrideCount:
     rule: str
     code: str
@@ -94,6 +115,7 @@ class ServiceStats:
     service: str
     invocations: int = 0
     topics: list[TopicStats] = field(default_factory=list)
+    rules: list[RuleStats] = field(default_factory=list)
     suggestion_kinds: list[KindStats] = field(default_factory=list)
     unknown_card_feedback: int = 0
     overrides_by_rule: list[RuleOverrideCount] = field(default_factory=list)
@@ -116,7 +138,7 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         """A plain-JSON form for tools; rates are fractions in [0, 1] or null."""
 
-        def with_rate(obj: TopicStats | KindStats) -> dict[str, Any]:
+        def with_rate(obj: TopicStats | RuleStats | KindStats) -> dict[str, Any]:
             return {**asdict(obj), "acceptance_rate": obj.acceptance_rate}
 
         return {
@@ -128,6 +150,7 @@ class Report:
                     "invocations": s.invocations,
                     "unknown_card_feedback": s.unknown_card_feedback,
                     "topics": [with_rate(t) for t in s.topics],
+                    "rules": [with_rate(r) for r in s.rules],
                     "suggestion_kinds": [with_rate(k) for k in s.suggestion_kinds],
                     "overrides_by_rule": [asdict(r) for r in s.overrides_by_rule],
                 }
@@ -167,26 +190,13 @@ async def _build(conn: AsyncConnection, since: datetime | None) -> Report:
         service(service_id).invocations = count
 
     # The latest feedback of each card: its outcome is the card's outcome.
-    ranked = sa.select(
-        feedback.c.card_uuid,
-        feedback.c.outcome,
-        feedback.c.reason_system,
-        feedback.c.reason_code,
-        feedback.c.reason_display,
-        sa.func.row_number()
-        .over(
-            partition_by=feedback.c.card_uuid,
-            order_by=(feedback.c.outcome_at.desc(), feedback.c.id.desc()),
-        )
-        .label("rank"),
-    ).subquery("ranked")
-    latest = sa.and_(ranked.c.card_uuid == cards.c.uuid, ranked.c.rank == 1)
+    latest = latest_feedback()
     shown_cards = cards.join(invocations, cards.c.invocation_id == invocations.c.id).outerjoin(
-        ranked, latest
+        latest, latest.c.card_uuid == cards.c.uuid
     )
 
     def outcome_is(value: str) -> sa.ColumnElement[int]:
-        return sa.func.sum(sa.case((ranked.c.outcome == value, 1), else_=0))
+        return sa.func.sum(sa.case((latest.c.outcome == value, 1), else_=0))
 
     rows = await conn.execute(
         sa.select(
@@ -195,7 +205,7 @@ async def _build(conn: AsyncConnection, since: datetime | None) -> Report:
             sa.func.count(),
             outcome_is("accepted"),
             outcome_is("overridden"),
-            sa.func.sum(sa.case((ranked.c.outcome.is_(None), 1), else_=0)),
+            sa.func.sum(sa.case((latest.c.outcome.is_(None), 1), else_=0)),
         )
         .select_from(shown_cards)
         .where(in_period)
@@ -212,15 +222,15 @@ async def _build(conn: AsyncConnection, since: datetime | None) -> Report:
         sa.select(
             invocations.c.service_id,
             cards.c.topic,
-            ranked.c.reason_system,
-            ranked.c.reason_code,
-            sa.func.max(ranked.c.reason_display),
+            latest.c.reason_system,
+            latest.c.reason_code,
+            sa.func.max(latest.c.reason_display),
             sa.func.count(),
         )
         .select_from(shown_cards)
-        .where(in_period, ranked.c.outcome == "overridden")
+        .where(in_period, latest.c.outcome == "overridden")
         .group_by(
-            invocations.c.service_id, cards.c.topic, ranked.c.reason_system, ranked.c.reason_code
+            invocations.c.service_id, cards.c.topic, latest.c.reason_system, latest.c.reason_code
         )
     )
     reasons: dict[tuple[str, str], list[OverrideReasonCount]] = defaultdict(list)
@@ -232,31 +242,20 @@ async def _build(conn: AsyncConnection, since: datetime | None) -> Report:
         found.sort(key=lambda r: (-r.count, r.code))
         topics[key].top_override_reasons = found[:TOP_REASONS]
 
-    rule_rows = await conn.execute(
-        sa.select(
-            invocations.c.service_id,
-            cards.c.topic,
-            cards.c.rule_ids,
-            ranked.c.reason_system,
-            ranked.c.reason_code,
-            ranked.c.reason_display,
+    rules: dict[tuple[str, str], RuleStats] = {}
+    for counts in await rule_counts(conn, in_period, latest):
+        per_rule = RuleStats(counts.rule, counts.shown, counts.accepted, counts.overridden)
+        rules[(counts.service_id, counts.rule)] = per_rule
+        service(counts.service_id).rules.append(per_rule)
+    by_reason = sorted(await rule_reasons(conn, in_period, latest), key=_reason_order)
+    for r in by_reason:
+        code = r.code or COMMENT_ONLY
+        service(r.service_id).overrides_by_rule.append(
+            RuleOverrideCount(r.rule, code, r.system, r.display, r.overrides)
         )
-        .select_from(shown_cards)
-        .where(in_period, ranked.c.outcome == "overridden")
-    )
-    by_rule: dict[tuple[str, str, str | None, str], RuleOverrideCount] = {}
-    for service_id, topic, rule_ids, system, code, display in rule_rows:
-        for rule in list(rule_ids or []) or [topic]:
-            slot = (service_id, str(rule), system, code or COMMENT_ONLY)
-            entry = by_rule.setdefault(
-                slot, RuleOverrideCount(str(rule), code or COMMENT_ONLY, system, display, 0)
-            )
-            entry.count += 1
-            entry.display = entry.display or display
-    for (service_id, *_), entry in sorted(
-        by_rule.items(), key=lambda item: (item[0][0], item[0][1], -item[1].count, item[0][3])
-    ):
-        service(service_id).overrides_by_rule.append(entry)
+        top = rules[(r.service_id, r.rule)].top_override_reasons
+        if len(top) < TOP_REASONS:
+            top.append(OverrideReasonCount(code, r.system, r.display, r.overrides))
 
     # Suggestions named in an accepted feedback for their own card.
     taken = (
@@ -319,77 +318,5 @@ async def _build(conn: AsyncConnection, since: datetime | None) -> Report:
     )
 
 
-def _rate(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-
-    def line(cells: list[str]) -> str:
-        first, *rest = cells
-        return "  ".join(
-            [first.ljust(widths[0]), *(c.rjust(w) for c, w in zip(rest, widths[1:], strict=True))]
-        ).rstrip()
-
-    return [line(headers), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
-
-
-def render_text(report: Report) -> str:
-    """The human form: one block per service, a table per block."""
-    period = f"since {report.since.isoformat()}" if report.since else "all recorded time"
-    out = [f"CDS feedback report ({period}; generated {report.generated_at:%Y-%m-%d %H:%M} UTC)"]
-    if not report.services and not report.app_launches:
-        out.append("")
-        out.append("No invocations or feedback recorded in this period.")
-    for s in report.services:
-        out.append("")
-        plural = "" if s.invocations == 1 else "s"
-        out.append(f"Service {s.service}: {s.invocations} invocation{plural}")
-        if s.topics:
-            out.append("")
-            out += _table(
-                ["topic", "shown", "accepted", "overridden", "ignored", "accept rate"],
-                [
-                    [
-                        t.topic,
-                        str(t.shown),
-                        str(t.accepted),
-                        str(t.overridden),
-                        str(t.ignored),
-                        _rate(t.acceptance_rate),
-                    ]
-                    for t in s.topics
-                ],
-            )
-            for t in s.topics:
-                if t.top_override_reasons:
-                    reasons = ", ".join(
-                        f"{r.display or r.code} ({r.count})" for r in t.top_override_reasons
-                    )
-                    out.append(f"  {t.topic}: top override reasons: {reasons}")
-        if s.suggestion_kinds:
-            out.append("")
-            out += _table(
-                ["suggestion kind", "shown", "accepted", "accept rate"],
-                [
-                    [k.kind, str(k.shown), str(k.accepted), _rate(k.acceptance_rate)]
-                    for k in s.suggestion_kinds
-                ],
-            )
-        if s.overrides_by_rule:
-            out.append("")
-            out += _table(
-                ["rule", "override reason", "overrides"],
-                [[r.rule, r.display or r.code, str(r.count)] for r in s.overrides_by_rule],
-            )
-        if s.unknown_card_feedback:
-            out.append("")
-            out.append(f"Feedback for unknown cards: {s.unknown_card_feedback}")
-    if report.app_launches:
-        out.append("")
-        plural = "" if report.app_launches == 1 else "es"
-        out.append(f"Trends and reasoning opened (SMART app): {report.app_launches} launch{plural}")
-        out.append("")
-        out += _table(["rule", "opened"], [[r.rule, str(r.opens)] for r in report.reasoning_opened])
-    return "\n".join(out) + "\n"
+def _reason_order(r: RuleReason) -> tuple[str, str, int, str]:
+    return (r.service_id, r.rule, -r.overrides, r.code or COMMENT_ONLY)

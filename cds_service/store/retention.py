@@ -1,10 +1,10 @@
 """Retention: delete audit rows older than ``CDS_RETENTION_DAYS``.
 
-Invocations go by the time they started (with their cards and suggestions), feedback by the
-time it was received (with its accepted-suggestion rows), SMART app opens by when they
-happened. Rows are deleted in batches, each its own short transaction, so a large prune never
-holds SQLite's single write lock for long and the service keeps acknowledging feedback while
-it runs.
+Invocations go by the time they started (with their cards, suggestions and the rules of
+each), feedback by the time it was received (with its accepted-suggestion rows), SMART app
+opens by when they happened. Rows are deleted in batches, each its own short transaction, so a
+large prune never holds SQLite's single write lock for long and the service keeps
+acknowledging feedback while it runs.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cds_service.store.schema import (
     app_opens,
+    card_rules,
     cards,
     feedback,
     feedback_suggestions,
     invocations,
+    suggestion_rules,
     suggestions,
 )
 
@@ -35,7 +37,9 @@ class PruneResult:
             (
                 "invocations",
                 "cards",
+                "card_rules",
                 "suggestions",
+                "suggestion_rules",
                 "feedback",
                 "feedback_suggestions",
                 "app_opens",
@@ -88,6 +92,12 @@ async def _prune_invocations(
         return True
     card_uuids = sa.select(cards.c.uuid).where(cards.c.invocation_id.in_(ids))
     counts = result.deleted
+    counts["suggestion_rules"] += await _delete(
+        conn, sa.delete(suggestion_rules).where(suggestion_rules.c.card_uuid.in_(card_uuids))
+    )
+    counts["card_rules"] += await _delete(
+        conn, sa.delete(card_rules).where(card_rules.c.card_uuid.in_(card_uuids))
+    )
     counts["suggestions"] += await _delete(
         conn, sa.delete(suggestions).where(suggestions.c.card_uuid.in_(card_uuids))
     )

@@ -87,7 +87,21 @@ cards = sa.Table(
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("indicator", sa.String(20), nullable=False),
     sa.Column("topic", sa.String(MAX_ID_LENGTH), nullable=False),
+    # The card's rules in the order it named them; ``card_rules`` holds the same, one row each,
+    # for the report to count per rule in SQL on both backends.
     sa.Column("rule_ids", sa.JSON, nullable=False),
+)
+
+card_rules = sa.Table(
+    "card_rules",
+    metadata,
+    sa.Column(
+        "card_uuid",
+        sa.String(MAX_ID_LENGTH),
+        sa.ForeignKey("cards.uuid", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("rule_id", sa.String(MAX_ID_LENGTH), primary_key=True, index=True),
 )
 
 suggestions = sa.Table(
@@ -102,6 +116,25 @@ suggestions = sa.Table(
     sa.Column("uuid", sa.String(MAX_ID_LENGTH), primary_key=True),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("kind", sa.String(MAX_ID_LENGTH), nullable=False),
+    # Whether ``suggestion_rules`` says which of the card's rules the suggestion came from.
+    # False for suggestions recorded before revision 0003: the report then counts their
+    # acceptance for every rule of their card, the only attribution there is for them.
+    sa.Column("rules_recorded", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+# The rules a suggestion came from (issue 15): accepting it counts as acceptance for these
+# rules, not for every rule of its card. No row for a suggestion no rule asks for.
+suggestion_rules = sa.Table(
+    "suggestion_rules",
+    metadata,
+    sa.Column("card_uuid", sa.String(MAX_ID_LENGTH), primary_key=True),
+    sa.Column("suggestion_uuid", sa.String(MAX_ID_LENGTH), primary_key=True),
+    sa.Column("rule_id", sa.String(MAX_ID_LENGTH), primary_key=True),
+    sa.ForeignKeyConstraint(
+        ["card_uuid", "suggestion_uuid"],
+        ["suggestions.card_uuid", "suggestions.uuid"],
+        ondelete="CASCADE",
+    ),
 )
 
 feedback = sa.Table(

@@ -29,13 +29,25 @@ def card(
     kinds: tuple[str, ...] = ("create:MedicationRequest",),
     indicator: str = "info",
     card_uuid: str | None = None,
+    rules: tuple[str, ...] | None = None,
+    suggestion_rules: tuple[tuple[str, ...], ...] | None = None,
 ) -> CardAudit:
+    """A card with two rules by default; its n-th suggestion comes from its n-th rule (cycling),
+    as a patient-view card with one suggestion per finding has it."""
+    rules = (f"{topic}.rule.1", f"{topic}.rule.2") if rules is None else rules
+    if suggestion_rules is None:
+        suggestion_rules = tuple(
+            (rules[n % len(rules)],) if rules else () for n in range(len(kinds))
+        )
     return CardAudit(
         uuid=card_uuid or str(uuid.uuid4()),
         indicator=indicator,
         topic=topic,
-        rule_ids=(f"{topic}.rule.1", f"{topic}.rule.2"),
-        suggestions=tuple(SuggestionAudit(uuid=str(uuid.uuid4()), kind=k) for k in kinds),
+        rule_ids=rules,
+        suggestions=tuple(
+            SuggestionAudit(str(uuid.uuid4()), kind, tuple(from_rules))
+            for kind, from_rules in zip(kinds, suggestion_rules, strict=True)
+        ),
     )
 
 

@@ -23,6 +23,7 @@ from cds_service.http.app import create_app
 from cds_service.knowledge import KnowledgeBase
 from cds_service.settings import PROJECT_ROOT
 from cds_service.store.engine import create_engine
+from cds_service.store.report import build_report
 from tests.conftest import make_settings
 from tests.servers import serve_app
 from tests.store.conftest import PostgresCluster
@@ -131,6 +132,60 @@ def test_a_call_is_audited_and_its_feedback_joins(service: Service) -> None:
             service.database_url, "SELECT suggestion_uuid FROM feedback_suggestions"
         )
         assert [r.suggestion_uuid for r in accepted_ids] == [card["suggestions"][0]["uuid"]]
+
+
+def test_acceptance_and_overrides_per_rule_over_http(service: Service) -> None:
+    """Issue 15 end to end: a patient-view card with a suggestion per finding (low B6, low
+    vitamin D); accepting the vitamin D one counts for its rule only, dismissing the other card
+    counts for each of its rules, with the reason."""
+    request = json.loads(
+        (PROJECT_ROOT / "examples" / "patient-view-serotonergic-low-b6-vitamin-d.json").read_text()
+    )
+    with service.client() as http:
+        response = http.post(CALL, json={**request, "hookInstance": str(uuid.uuid4())})
+        assert response.status_code == 200, response.text
+        labs, options = response.json()["cards"]
+        vitamin_d = next(s for s in labs["suggestions"] if "vitamin D3" in s["label"])
+        taken = {**accepted(labs), "acceptedSuggestions": [{"id": vitamin_d["uuid"]}]}
+        dismissed = feedback_item(options["uuid"], "not-relevant")
+        assert http.post(FEEDBACK, json={"feedback": [taken, dismissed]}).status_code == 200
+
+    stored = wait_for(
+        lambda: query(
+            service.database_url,
+            "SELECT suggestion_uuid, rule_id FROM suggestion_rules WHERE card_uuid = :c",
+            c=labs["uuid"],
+        ),
+        "the suggestions' rules",
+    )
+    by_label = {s["uuid"]: s["label"] for s in labs["suggestions"]}
+    assert sorted((by_label[r.suggestion_uuid], r.rule_id) for r in stored) == [
+        ("Consider vitamin B6 10 mg/day", "b6-deficient"),
+        ("Consider vitamin D3 2,000 IU/day", "vitamin-d-deficient"),
+    ]
+
+    async def report() -> dict[str, Any]:
+        engine = create_engine(service.database_url)
+        try:
+            return (await build_report(engine)).to_json()
+        finally:
+            await engine.dispose()
+
+    [view] = asyncio.run(report())["services"]
+    rules = {r["rule"]: r for r in view["rules"]}
+    assert (rules["b6-deficient"]["accepted"], rules["vitamin-d-deficient"]["accepted"]) == (0, 1)
+    option_rules = ("omega3-adjunct-option", "same-adjunct-option", "serotonin-precursor-option")
+    for rule in option_rules:
+        assert (rules[rule]["shown"], rules[rule]["accepted"], rules[rule]["overridden"]) == (
+            1,
+            0,
+            1,
+        )
+        assert [r["code"] for r in rules[rule]["top_override_reasons"]] == ["not-relevant"]
+    assert {t["topic"]: t["accepted"] for t in view["topics"]} == {
+        "inflammation": 0,
+        "serotonergic": 1,
+    }
 
 
 def test_an_invalid_batch_stores_nothing(service: Service) -> None:

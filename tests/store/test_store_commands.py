@@ -41,9 +41,9 @@ def run_store(url: str, work: object) -> None:
 def test_db_upgrade_creates_the_schema(cli: typer.Typer) -> None:
     first = runner.invoke(cli, ["db", "upgrade"])
     assert first.exit_code == 0, first.output
-    assert first.output.strip() == "database at revision 0002"
+    assert first.output.strip() == "database at revision 0003"
     again = runner.invoke(cli, ["db", "upgrade"])
-    assert again.exit_code == 0 and "0002" in again.output
+    assert again.exit_code == 0 and "0003" in again.output
 
 
 def test_report_on_an_unmigrated_database_says_what_to_do(cli: typer.Typer) -> None:
@@ -63,9 +63,20 @@ def test_report_json_and_text(cli: typer.Typer, database_url: str) -> None:
         "catecholaminergic": 2,
         "serotonergic": 6,
     }
+    # The per-rule view: an acceptance counts for the accepted suggestion's rule only.
+    assert {r["rule"]: (r["shown"], r["accepted"], r["overridden"]) for r in view["rules"]} == {
+        "catecholaminergic.rule.1": (2, 1, 1),
+        "catecholaminergic.rule.2": (2, 0, 1),
+        "serotonergic.rule.1": (6, 1, 4),
+        "serotonergic.rule.2": (6, 0, 4),
+    }
     text = runner.invoke(cli, ["report"])
     assert text.exit_code == 0, text.output
     assert "Service nts-patient-view: 3 invocations" in text.output
+    # Without --since the older invocation's card (c9, accepted through rule 1) counts too.
+    rows = [line.split() for line in text.output.splitlines()]
+    assert ["rule", "shown", "accepted", "overridden", "accept", "rate"] in rows
+    assert ["serotonergic.rule.1", "7", "2", "4", "29%"] in rows
     assert "Feedback for unknown cards: 2" in text.output
 
 
@@ -91,7 +102,10 @@ def test_prune_uses_the_retention_setting(cli: typer.Typer, database_url: str) -
     run_store(database_url, work)
     result = runner.invoke(cli, ["prune"])  # CDS_RETENTION_DAYS=90
     assert result.exit_code == 0, result.output
-    assert "1 invocations, 1 cards, 1 suggestions, 0 feedback" in result.output
+    assert (
+        "1 invocations, 1 cards, 2 card_rules, 1 suggestions, 1 suggestion_rules, 0 feedback"
+        in result.output
+    )
     longer = runner.invoke(cli, ["prune", "--days", "1"])
     assert "0 invocations" in longer.output  # the recent invocation is younger than a day
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from cds_service.store import SQLAuditStore
-from cds_service.store.report import build_report, render_text
+from cds_service.store.report import build_report
+from cds_service.store.report_text import render_text
 from tests.store.store_data import DEL, MR, SINCE, SR, load_known_set, settings
 
 pytestmark = pytest.mark.anyio
@@ -33,6 +34,17 @@ def topic(name: str, shown: int, acc: int, over: int, ign: int, reasons: list[An
     }
 
 
+def rule(name: str, shown: int, acc: int, over: int, reasons: list[Any]) -> Any:
+    return {
+        "rule": name,
+        "shown": shown,
+        "accepted": acc,
+        "overridden": over,
+        "acceptance_rate": acc / shown,
+        "top_override_reasons": reasons,
+    }
+
+
 def kind(name: str, shown: int, acc: int) -> Any:
     return {"kind": name, "shown": shown, "accepted": acc, "acceptance_rate": acc / shown}
 
@@ -46,6 +58,13 @@ def reason(code: str, count: int, display: str | None = None) -> Any:
     return {"code": code, "system": system, "display": display, "count": count}
 
 
+SEROTONERGIC_REASONS = [
+    reason("not-relevant", 2, "Not relevant"),
+    reason("already-taking", 1),
+    reason("patient-declined", 1, "Patient declined"),
+]
+
+
 async def test_report_since_counts_the_known_set(store: SQLAuditStore) -> None:
     await load_known_set(store)
     report = (await build_report(store.engine, since=SINCE)).to_json()
@@ -56,6 +75,8 @@ async def test_report_since_counts_the_known_set(store: SQLAuditStore) -> None:
             "invocations": 1,
             "unknown_card_feedback": 2,
             "topics": [topic("safety", 1, 1, 0, 0, [])],
+            # The accepted delete came from the card's first rule only.
+            "rules": [rule("safety.rule.1", 1, 1, 0, []), rule("safety.rule.2", 1, 0, 0, [])],
             "suggestion_kinds": [kind(DEL, 1, 1)],
             "overrides_by_rule": [],
         },
@@ -77,6 +98,15 @@ async def test_report_since_counts_the_known_set(store: SQLAuditStore) -> None:
                         reason("patient-declined", 1, "Patient declined"),
                     ],
                 ),
+            ],
+            # Per rule: every card carries both rules of its topic; an accepted suggestion
+            # counts for the rule it came from (each card's first suggestion: rule 1), an
+            # override for both rules.
+            "rules": [
+                rule("catecholaminergic.rule.1", 2, 1, 1, [reason("(comment only)", 1)]),
+                rule("catecholaminergic.rule.2", 2, 0, 1, [reason("(comment only)", 1)]),
+                rule("serotonergic.rule.1", 6, 1, 4, SEROTONERGIC_REASONS),
+                rule("serotonergic.rule.2", 6, 0, 4, SEROTONERGIC_REASONS),
             ],
             # c8's suggestion was accepted before the card was overridden: it counts.
             "suggestion_kinds": [kind(MR, 6, 2), kind(SR, 2, 1)],
@@ -133,7 +163,18 @@ async def test_text_report_is_a_readable_table(store: SQLAuditStore) -> None:
         "Patient declined (1)" in lines
     )
     assert "Feedback for unknown cards: 2" in lines
-    rules = next(i for i, line in enumerate(lines) if line.startswith("rule "))
+    view = lines.index("Service nts-patient-view: 2 invocations")
+    per_rule = next(i for i in range(view, len(lines)) if lines[i].startswith("rule "))
+    assert lines[per_rule].split() == ["rule", "shown", "accepted", "overridden", "accept", "rate"]
+    assert lines[per_rule + 2].split() == ["catecholaminergic.rule.1", "2", "1", "1", "50%"]
+    assert ["serotonergic.rule.2", "6", "0", "4", "0%"] in [line.split() for line in lines]
+    assert (
+        "  serotonergic.rule.1: top override reasons: Not relevant (2), already-taking (1), "
+        "Patient declined (1)" in lines
+    )
+    rules = next(
+        i for i, line in enumerate(lines) if line.split()[:3] == ["rule", "override", "reason"]
+    )
     assert lines[rules].split() == ["rule", "override", "reason", "overrides"]
     assert lines[rules + 2].split() == ["catecholaminergic.rule.1", "(comment", "only)", "1"]
     assert ["serotonergic.rule.2", "Not", "relevant", "2"] in [line.split() for line in lines]

@@ -12,10 +12,12 @@ from cds_service.store import SQLAuditStore
 from cds_service.store.pseudonym import Pseudonymizer
 from cds_service.store.retention import prune
 from cds_service.store.schema import (
+    card_rules,
     cards,
     feedback,
     feedback_suggestions,
     invocations,
+    suggestion_rules,
     suggestions,
 )
 from tests.store.store_data import accepted, card, invocation, overridden, settings
@@ -35,7 +37,15 @@ async def store(database_url: str) -> AsyncIterator[SQLAuditStore]:
 
 
 async def counts(store: SQLAuditStore) -> dict[str, int]:
-    tables = (invocations, cards, suggestions, feedback, feedback_suggestions)
+    tables = (
+        invocations,
+        cards,
+        card_rules,
+        suggestions,
+        suggestion_rules,
+        feedback,
+        feedback_suggestions,
+    )
     async with store.engine.connect() as conn:
         return {
             t.name: (await conn.execute(sa.select(sa.func.count()).select_from(t))).scalar_one()
@@ -63,7 +73,9 @@ async def test_prune_deletes_old_rows_in_batches(store: SQLAuditStore) -> None:
     assert result.deleted == {
         "invocations": 5,
         "cards": 5,
+        "card_rules": 10,
         "suggestions": 10,
+        "suggestion_rules": 10,
         "feedback": 5,
         "feedback_suggestions": 5,
         "app_opens": 0,
@@ -71,7 +83,9 @@ async def test_prune_deletes_old_rows_in_batches(store: SQLAuditStore) -> None:
     assert await counts(store) == {
         "invocations": 1,
         "cards": 1,
+        "card_rules": 2,
         "suggestions": 1,
+        "suggestion_rules": 1,
         "feedback": 2,
         "feedback_suggestions": 1,
     }
