@@ -18,6 +18,8 @@ comment.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from cds_service.errors import DatabaseURLError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# How long a starting worker waits for another worker's schema upgrade (SQLite): an upgrade
+# on a loaded machine takes longer than one write, and a worker that gives up fails to start.
+SQLITE_MIGRATION_TIMEOUT_MS = 120_000
+# One attempt to switch a new file to WAL (see ``_use_wal``).
+_WAL_SWITCH_WAIT_MS = 50
 CONNECT_TIMEOUT_S = 5.0
 # The longest one write transaction may take, waits for a connection or a lock included
 # (above SQLite's busy timeout, so a lock wait fails there first, with its own error).
@@ -67,9 +74,21 @@ def create_engine(url: str) -> AsyncEngine:
     )
 
 
-def _sqlite_engine(url: str) -> AsyncEngine:
+def migration_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The engine to run a schema upgrade with: on a SQLite file, a separate one whose
+    connections wait for the lock as long as an upgrade may take; otherwise ``engine``
+    (PostgreSQL's advisory lock already waits without a timeout)."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return engine
+    return _sqlite_engine(
+        url.render_as_string(hide_password=False), busy_timeout_ms=SQLITE_MIGRATION_TIMEOUT_MS
+    )
+
+
+def _sqlite_engine(url: str, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> AsyncEngine:
     engine = create_async_engine(
-        url, hide_parameters=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        url, hide_parameters=True, connect_args={"timeout": busy_timeout_ms / 1000}
     )
 
     @sa.event.listens_for(engine.sync_engine, "connect")
@@ -78,9 +97,9 @@ def _sqlite_engine(url: str) -> AsyncEngine:
         # fails to upgrade read locks); ``_on_begin`` below emits the right one.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        _use_wal(cursor, busy_timeout_ms)
         for pragma in (
-            f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",  # first: switching to WAL may wait
-            "PRAGMA journal_mode=WAL",
+            f"PRAGMA busy_timeout={busy_timeout_ms}",
             "PRAGMA synchronous=FULL",
             "PRAGMA foreign_keys=ON",
         ):
@@ -93,3 +112,25 @@ def _sqlite_engine(url: str) -> AsyncEngine:
         conn.exec_driver_sql("BEGIN DEFERRED" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _use_wal(cursor: Any, timeout_ms: int) -> None:
+    """Put the file in WAL mode (a persistent property of the file: one switch lasts).
+
+    Connections opening a new file at once race to switch it: each holds the read lock the
+    other's switch must wait out, so SQLite fails one at once and may keep the other waiting
+    out its whole busy timeout. Hence: read the mode first (a file already in WAL needs no
+    lock), and switch with a short busy timeout, again until ``timeout_ms`` has passed.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    if cursor.fetchone()[0] == "wal":
+        return
+    deadline = time.monotonic() + timeout_ms / 1000
+    cursor.execute(f"PRAGMA busy_timeout={_WAL_SWITCH_WAIT_MS}")
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise

@@ -4,7 +4,8 @@ Used on every start (several workers or hosts may start at once) and by
 ``cds-service db upgrade``. The whole upgrade runs in one transaction under a lock, so
 concurrent starts wait for each other instead of racing to create the same table: on
 PostgreSQL a transaction-scoped advisory lock, on SQLite the write lock that
-``BEGIN IMMEDIATE`` takes. Both backends have transactional DDL, so a failed revision leaves
+``BEGIN IMMEDIATE`` takes (on connections that wait up to two minutes for it, not the
+five seconds a single write waits). Both backends have transactional DDL, so a failed revision leaves
 the schema as it was.
 """
 
@@ -18,6 +19,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cds_service.store.engine import migration_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # An arbitrary constant naming this service's migration lock in pg_advisory_xact_lock.
@@ -38,8 +41,13 @@ def head_revision() -> str | None:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database to the newest revision (or to ``revision``, which the migration
     tests use to build an older schema); a no-op when it is there already."""
-    async with engine.connect() as conn:
-        await conn.run_sync(_upgrade, revision)
+    migrating = migration_engine(engine)
+    try:
+        async with migrating.connect() as conn:
+            await conn.run_sync(_upgrade, revision)
+    finally:
+        if migrating is not engine:
+            await migrating.dispose()
 
 
 def _upgrade(conn: sa.Connection, revision: str) -> None:

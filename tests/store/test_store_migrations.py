@@ -249,3 +249,24 @@ async def test_downgrade_to_0002_and_back_keeps_the_audit_trail(database_url: st
         assert await rule_counts(engine) == {B12: (1, 1, 0), VITAMIN_D: (1, 1, 0)}
     finally:
         await engine.dispose()
+
+
+async def test_engines_opening_a_new_file_at_once_all_get_wal(tmp_path: Path) -> None:
+    """Connections racing to switch a new file to WAL can deadlock; none of them may fail.
+
+    One race in a dozen or so lost a connection before the switch was retried, so this runs
+    the race many times over.
+    """
+    for trial in range(80):
+        url = f"sqlite+aiosqlite:///{tmp_path}/race-{trial}.db"
+        engines = [create_engine(url) for _ in range(6)]
+
+        async def mode(engine: Any) -> str:
+            async with engine.connect() as conn:
+                return str((await conn.exec_driver_sql("PRAGMA journal_mode")).scalar())
+
+        try:
+            assert await asyncio.gather(*(mode(e) for e in engines)) == ["wal"] * 6
+        finally:
+            for engine in engines:
+                await engine.dispose()
