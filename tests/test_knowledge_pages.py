@@ -129,6 +129,15 @@ def test_history_names_an_id_only_as_a_whole_word(kb: KnowledgeBase) -> None:
     assert any(c.version == "0.7.0" for c in history(kb, "b12-deficient"))
 
 
+def test_about_page_says_which_data_the_rules_read_and_never_read(kb: KnowledgeBase) -> None:
+    manifest = kb.manifest.model_copy(update={"data_used": "Only ferritin; never race & <x>."})
+    page = html(KnowledgeSite(replace(kb, manifest=manifest)), "about.html")
+    assert (
+        '<th scope="row">Data used</th><td>Only ferritin; never race &amp; &lt;x&gt;.</td>' in page
+    )
+    assert "does not use race" in html(KnowledgeSite(kb), "about.html").lower()
+
+
 def test_why_ids_are_bounded_deduplicated_and_trimmed() -> None:
     assert parse_ids(["a, b,,a", "c"]) == (["a", "b", "c"], 0)
     ids, dropped = parse_ids([",".join(f"r{i}" for i in range(MAX_WHY_IDS + 12))])

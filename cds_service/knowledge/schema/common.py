@@ -57,6 +57,7 @@ class Manifest(_Model):
     publisher: str
     funding: str
     intended_use: str
+    data_used: str  # what the rules read and what they never read
     # Short aliases used in every other file -> canonical code-system URIs.
     code_systems: dict[str, str]
     # Other spellings of the same systems seen in real data (URI -> alias above).

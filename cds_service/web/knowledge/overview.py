@@ -223,6 +223,7 @@ class AboutView:
     publisher: str
     funding: str
     intended_use: str
+    data_used: str
     releases: tuple[Release, ...]
     override_reasons: tuple[tuple[str, str, str], ...]  # code, display, offered by default
     code_systems: tuple[tuple[str, str], ...]
@@ -237,6 +238,7 @@ def about_view(kb: KnowledgeBase) -> AboutView:
         publisher=manifest.publisher,
         funding=manifest.funding,
         intended_use=manifest.intended_use,
+        data_used=manifest.data_used,
         releases=tuple(Release(e.version, e.date, tuple(e.changes)) for e in manifest.changelog),
         override_reasons=tuple(
             (r.code, r.display, "every warning card" if r.default else "only rules that name it")
