@@ -128,12 +128,29 @@ def test_a_copied_knowledge_base_starts_with_an_empty_memo(kb: KnowledgeBase) ->
 
 
 def test_the_memo_is_bounded(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cds_service.snapshot import classify
+    from cds_service.snapshot import classify, memo
 
-    monkeypatch.setattr(classify, "MEMO_LIMIT", 5)
+    monkeypatch.setattr(memo, "MEMO_LIMIT", 5)
     for number in range(23):
         classify.classify_condition(kb, {"text": f"condition number {number}"})
         assert len(kb.memo["condition"]) <= 5
+
+
+def test_none_answers_are_remembered_too(kb: KnowledgeBase) -> None:
+    """Most drug names print no strength: that answer (None) is the one most worth keeping."""
+    from dataclasses import replace
+
+    from cds_service.snapshot.memo import memoised
+
+    fresh = replace(kb)
+    calls: list[str] = []
+
+    def compute() -> None:
+        calls.append("computed")
+
+    for _ in range(3):
+        assert memoised(fresh, "printed-strength", ["Sertraline Oral Tablet"], compute) is None
+    assert calls == ["computed"]
 
 
 def test_values_that_are_not_plain_json_are_classified_without_the_memo(kb: KnowledgeBase) -> None:

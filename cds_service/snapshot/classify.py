@@ -8,22 +8,17 @@ All codes and names come from ``mappings/medications.yaml`` and ``conditions.yam
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-import orjson
+from typing import Any
 
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.schema import DoseThreshold
 from cds_service.knowledge.text import fold_text
 from cds_service.knowledge.units import convert
 from cds_service.snapshot.doses import DoseEstimate
+from cds_service.snapshot.memo import memoised
 from cds_service.snapshot.values import codings, concept_text
-
-T = TypeVar("T")
-# Entries per memo table; past it the table starts over (bounded memory, no LRU book-keeping).
-MEMO_LIMIT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,27 +36,6 @@ class DrugMatch:
 def _system(kb: KnowledgeBase, coding: Mapping[str, Any]) -> str | None:
     system = coding.get("system")
     return kb.system_aliases.get(system) if isinstance(system, str) else None
-
-
-def memoised(kb: KnowledgeBase, table: str, value: Any, compute: Callable[[], T]) -> T:
-    """``compute()``, remembered per knowledge base for this exact JSON ``value``.
-
-    Classifying a drug or a problem-list entry costs tens of microseconds and the same codes
-    recur across a hospital's patients; the answer depends on nothing but the knowledge base
-    and the concept. Values that are not plain JSON are computed every time.
-    """
-    try:
-        key = orjson.dumps(value)
-    except TypeError:  # another Mapping type, an integer beyond 64 bits...
-        return compute()
-    memo = kb.memo.setdefault(table, {})
-    found = memo.get(key)
-    if found is None:
-        found = compute()
-        if len(memo) >= MEMO_LIMIT:
-            memo.clear()
-        memo[key] = found
-    return found
 
 
 def classify_drug(kb: KnowledgeBase, concepts: Iterable[Any]) -> DrugMatch:

@@ -26,6 +26,7 @@ from typing import Any
 
 from cds_service.knowledge import KnowledgeBase
 from cds_service.knowledge.units import canonical_amount
+from cds_service.snapshot.memo import memoised
 from cds_service.snapshot.values import MAPPING, as_list, finite_number
 
 _VOLUME_ML = {"ml": 1.0, "l": 1000.0}
@@ -323,7 +324,8 @@ def _amounts(
         if amount is not None:
             how = f"{_counted(quantity)} x {value:g} {unit}"
             return [(ingredients[0], amount[0], amount[1], how)]
-    printed = _strengths_from_text(names)
+    names = list(names)
+    printed = memoised(kb, "printed-strength", names, lambda: _strengths_from_text(names))
     if printed is not None:
         value, unit, per_ml = printed
         if per_ml != (dose_volume is not None):

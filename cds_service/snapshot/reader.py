@@ -57,6 +57,7 @@ from cds_service.snapshot.measures import (
     reference_range,
     settle_bands,
 )
+from cds_service.snapshot.memo import memoised
 from cds_service.snapshot.questionnaires import questionnaire_facts
 from cds_service.snapshot.values import (
     MAPPING,
@@ -655,7 +656,7 @@ def _get(mapping: Any, *path: str) -> Any:
 def _parenteral(kb: KnowledgeBase, resource: Mapping[str, Any], names: list[str]) -> bool:
     """Given by injection or infusion: a parenteral route code or word on a dosage, or a dose
     form word in the drug's name ("Injectable Solution")."""
-    texts = list(names)
+    routes: list[str] = []
     for dosage in as_list(resource.get("dosageInstruction")) + as_list(resource.get("dosage")):
         if not isinstance(dosage, MAPPING):
             continue
@@ -663,7 +664,13 @@ def _parenteral(kb: KnowledgeBase, resource: Mapping[str, Any], names: list[str]
         for coding in codings(route):
             if str(coding.get("code")) in kb.parenteral_routes:
                 return True
-            texts.append(str(coding.get("display", "")))
-        texts.append(concept_text(route) or "")
+            routes.append(str(coding.get("display", "")))
+        routes.append(concept_text(route) or "")
+    if any(routes) and _parenteral_words(kb, routes):
+        return True
+    return memoised(kb, "parenteral-form", names, lambda: _parenteral_words(kb, names))
+
+
+def _parenteral_words(kb: KnowledgeBase, texts: list[str]) -> bool:
     folded = " ".join(fold_text(t) for t in texts if t)
     return any(word in folded for word in kb.parenteral_words)
