@@ -282,7 +282,7 @@ def _amounts(
     quantity: _Quantity,
     ingredients: tuple[str, ...],
     product_codes: Iterable[str],
-    names: Iterable[str],
+    names: list[str],
     medication: Mapping[str, Any] | None,
 ) -> list[tuple[str, float, str, str]]:
     """(ingredient, amount, canonical unit, derivation) for one administration."""
@@ -324,7 +324,6 @@ def _amounts(
         if amount is not None:
             how = f"{_counted(quantity)} x {value:g} {unit}"
             return [(ingredients[0], amount[0], amount[1], how)]
-    names = list(names)
     printed = memoised(kb, "printed-strength", names, lambda: _strengths_from_text(names))
     if printed is not None:
         value, unit, per_ml = printed

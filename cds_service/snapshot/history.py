@@ -18,12 +18,11 @@ from cds_service.knowledge import KnowledgeBase
 from cds_service.snapshot.facts import (
     ENDED_MEDICATION_STATUSES,
     IGNORED_MEDICATION_STATUSES,
-    MEDICATION_ORDER_TYPES,
     LabFact,
 )
-from cds_service.snapshot.measures import measure_of, settle_bands
+from cds_service.snapshot.measures import settle_bands
 from cds_service.snapshot.questionnaires import questionnaire_facts
-from cds_service.snapshot.reader import _Reader, iter_resources
+from cds_service.snapshot.reader import _Reader
 from cds_service.snapshot.values import resource_ref
 
 # Results of one measure at the same instant from an Observation and a QuestionnaireResponse
@@ -60,22 +59,7 @@ def patient_history(
 ) -> PatientHistory:
     """Every usable result of every measure the knowledge base knows, and the therapy spans."""
     reader = _Reader(kb, patient_id, now)
-    measure_codes, system_aliases = kb.measure_codes, kb.system_aliases
-    responses: list[Mapping[str, Any]] = []
-    for resource in iter_resources(prefetch_values):
-        rtype = resource["resourceType"]
-        if rtype == "Observation":
-            matched = measure_of(resource, measure_codes, system_aliases)
-            if matched is not None:
-                reader.measurement(resource, *matched)
-        elif rtype in MEDICATION_ORDER_TYPES or rtype == "MedicationStatement":
-            reader.medication_source(resource)
-        elif rtype == "Medication":
-            reader.medication_resource(resource)
-        elif rtype == "Patient":
-            reader.patient(resource)
-        elif rtype == "QuestionnaireResponse":
-            responses.append(resource)
+    responses = reader.read(prefetch_values)
 
     series: dict[str, list[LabFact]] = {}
     for measure_id, candidates in reader.candidates.items():

@@ -91,7 +91,7 @@ def iter_resources(values: Iterable[Any]) -> Iterator[Mapping[str, Any]]:
 
 
 class _Reader:
-    """Accumulates facts during one pass; ``build_snapshot`` is its only user."""
+    """Accumulates facts during one pass (``build_snapshot``; the SMART app's history)."""
 
     def __init__(self, kb: KnowledgeBase, patient_id: str, now: datetime) -> None:
         self.kb = kb
@@ -113,6 +113,31 @@ class _Reader:
         self.medications_by_id: dict[str, Mapping[str, Any]] = {}
         self.conditions: list[ConditionFact] = []
         self.allergies: list[AllergyFact] = []
+
+    def read(self, prefetch_values: Iterable[Any]) -> list[Mapping[str, Any]]:
+        """Read every resource once, by type; the QuestionnaireResponses are returned, to be
+        scored once the Observations are in (a total Observation takes precedence)."""
+        responses: list[Mapping[str, Any]] = []
+        measure_codes, system_aliases = self.kb.measure_codes, self.kb.system_aliases
+        for resource in iter_resources(prefetch_values):
+            rtype = resource["resourceType"]
+            if rtype == "Observation":
+                matched = measure_of(resource, measure_codes, system_aliases)
+                if matched is not None:
+                    self.measurement(resource, *matched)
+            elif rtype in MEDICATION_ORDER_TYPES or rtype == "MedicationStatement":
+                self.medication_source(resource)
+            elif rtype == "Medication":
+                self.medication_resource(resource)
+            elif rtype == "Condition":
+                self.condition(resource)
+            elif rtype == "Patient":
+                self.patient(resource)
+            elif rtype == "QuestionnaireResponse":
+                responses.append(resource)
+            elif rtype == "AllergyIntolerance":
+                self.allergy(resource)
+        return responses
 
     # -- subject ---------------------------------------------------------------------------
 
@@ -482,26 +507,7 @@ def build_snapshot(
 ) -> PatientSnapshot:
     """Read every prefetched resource once and the draft orders into a ``PatientSnapshot``."""
     reader = _Reader(kb, patient_id, now)
-    questionnaire_responses: list[Mapping[str, Any]] = []
-    measure_codes, system_aliases = kb.measure_codes, kb.system_aliases
-    for resource in iter_resources(prefetch_values):
-        rtype = resource["resourceType"]
-        if rtype == "Observation":
-            matched = measure_of(resource, measure_codes, system_aliases)
-            if matched is not None:
-                reader.measurement(resource, *matched)
-        elif rtype in MEDICATION_ORDER_TYPES or rtype == "MedicationStatement":
-            reader.medication_source(resource)
-        elif rtype == "Medication":
-            reader.medication_resource(resource)
-        elif rtype == "Condition":
-            reader.condition(resource)
-        elif rtype == "Patient":
-            reader.patient(resource)
-        elif rtype == "QuestionnaireResponse":
-            questionnaire_responses.append(resource)
-        elif rtype == "AllergyIntolerance":
-            reader.allergy(resource)
+    questionnaire_responses = reader.read(prefetch_values)
     medications = []
     for resource in reader.med_resources:
         fact = reader.medication_fact(resource, draft=False, selected=False)

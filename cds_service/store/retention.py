@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -70,6 +71,18 @@ async def prune(engine: AsyncEngine, cutoff: datetime, *, batch: int = BATCH) ->
     return result
 
 
+async def _oldest_ids(
+    conn: AsyncConnection,
+    id_column: sa.Column[Any],
+    time_column: sa.Column[Any],
+    cutoff: datetime,
+    batch: int,
+) -> list[int]:
+    """The ids of up to ``batch`` rows older than ``cutoff``, oldest ids first."""
+    statement = sa.select(id_column).where(time_column < cutoff).order_by(id_column).limit(batch)
+    return list((await conn.execute(statement)).scalars())
+
+
 async def _delete(conn: AsyncConnection, statement: sa.Delete) -> int:
     outcome = await conn.execute(statement)
     return int(outcome.rowcount)
@@ -78,16 +91,7 @@ async def _delete(conn: AsyncConnection, statement: sa.Delete) -> int:
 async def _prune_invocations(
     conn: AsyncConnection, cutoff: datetime, batch: int, result: PruneResult
 ) -> bool:
-    ids = list(
-        (
-            await conn.execute(
-                sa.select(invocations.c.id)
-                .where(invocations.c.started_at < cutoff)
-                .order_by(invocations.c.id)
-                .limit(batch)
-            )
-        ).scalars()
-    )
+    ids = await _oldest_ids(conn, invocations.c.id, invocations.c.started_at, cutoff, batch)
     if not ids:
         return True
     card_uuids = sa.select(cards.c.uuid).where(cards.c.invocation_id.in_(ids))
@@ -111,16 +115,7 @@ async def _prune_invocations(
 async def _prune_feedback(
     conn: AsyncConnection, cutoff: datetime, batch: int, result: PruneResult
 ) -> bool:
-    ids = list(
-        (
-            await conn.execute(
-                sa.select(feedback.c.id)
-                .where(feedback.c.received_at < cutoff)
-                .order_by(feedback.c.id)
-                .limit(batch)
-            )
-        ).scalars()
-    )
+    ids = await _oldest_ids(conn, feedback.c.id, feedback.c.received_at, cutoff, batch)
     if not ids:
         return True
     counts = result.deleted
@@ -134,16 +129,7 @@ async def _prune_feedback(
 async def _prune_app_opens(
     conn: AsyncConnection, cutoff: datetime, batch: int, result: PruneResult
 ) -> bool:
-    ids = list(
-        (
-            await conn.execute(
-                sa.select(app_opens.c.id)
-                .where(app_opens.c.opened_at < cutoff)
-                .order_by(app_opens.c.id)
-                .limit(batch)
-            )
-        ).scalars()
-    )
+    ids = await _oldest_ids(conn, app_opens.c.id, app_opens.c.opened_at, cutoff, batch)
     if not ids:
         return True
     result.deleted["app_opens"] += await _delete(

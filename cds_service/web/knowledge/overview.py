@@ -217,13 +217,8 @@ class Release:
 
 @dataclass(frozen=True, slots=True)
 class AboutView:
-    name: str
-    version: str
-    released: date
-    publisher: str
-    funding: str
-    intended_use: str
-    data_used: str
+    """The About page beyond the manifest's identity fields (the template reads those)."""
+
     releases: tuple[Release, ...]
     override_reasons: tuple[tuple[str, str, str], ...]  # code, display, offered by default
     code_systems: tuple[tuple[str, str], ...]
@@ -232,13 +227,6 @@ class AboutView:
 def about_view(kb: KnowledgeBase) -> AboutView:
     manifest = kb.manifest
     return AboutView(
-        name=manifest.name,
-        version=manifest.version,
-        released=manifest.released,
-        publisher=manifest.publisher,
-        funding=manifest.funding,
-        intended_use=manifest.intended_use,
-        data_used=manifest.data_used,
         releases=tuple(Release(e.version, e.date, tuple(e.changes)) for e in manifest.changelog),
         override_reasons=tuple(
             (r.code, r.display, "every warning card" if r.default else "only rules that name it")

@@ -14,7 +14,6 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from cds_service.knowledge import KnowledgeBase
@@ -57,18 +56,6 @@ _RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,99}$")
 
 
 @dataclass(frozen=True, slots=True)
-class SiteInfo:
-    """What every page's masthead and footer say about the knowledge base."""
-
-    name: str
-    version: str
-    released: date
-    publisher: str
-    funding: str
-    intended_use: str
-
-
-@dataclass(frozen=True, slots=True)
 class Page:
     body: bytes
     etag: str  # a strong validator: a hash of the body
@@ -104,15 +91,7 @@ class KnowledgeSite:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
         self.catalog = Catalog(kb)
-        manifest = kb.manifest
-        self.info = SiteInfo(
-            manifest.name,
-            manifest.version,
-            manifest.released,
-            manifest.publisher,
-            manifest.funding,
-            manifest.intended_use,
-        )
+        self.info = kb.manifest  # what every page's masthead and footer say
         self.stylesheet = make_page(stylesheet("knowledge"))
         self._builders = self._page_builders()
         self._pages: dict[str, Page] = {}
